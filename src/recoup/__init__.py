@@ -1,0 +1,1 @@
+"""recoup: post-loan management and collections."""

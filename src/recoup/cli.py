@@ -1,0 +1,66 @@
+"""The ``recoup`` command: one Typer app mounting each domain's commands.
+
+Errors a user can cause are :class:`~recoup.errors.RecoupError`: their message is printed
+(never a traceback) and the process exits non-zero.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from recoup.errors import RecoupError
+
+app = typer.Typer(
+    name="recoup",
+    help="recoup — post-loan management and collections (贷后管理 / 智能催收).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err_console = Console(stderr=True)
+
+db_app = typer.Typer(help="The collections database (migrations). 数据库迁移。", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Apply database migrations up to REVISION (default: head)."""
+    from recoup import migrate
+    from recoup.db import get_engine
+
+    migrate.upgrade(get_engine(), revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("heads")
+def db_heads() -> None:
+    """Print the migration heads (exactly one is expected)."""
+    from recoup import migrate
+
+    for h in migrate.heads():
+        typer.echo(h)
+
+
+def _mount() -> None:
+    """Attach domain command groups (imported lazily so `recoup --help` stays fast)."""
+    from recoup import cli_mount
+
+    cli_mount.mount(app)
+
+
+def main() -> None:
+    """Entry point: run the app, turning RecoupError into a message and an exit status."""
+    _mount()
+    try:
+        app()
+    except RecoupError as exc:
+        err_console.print(f"[bold red]error[/] [{exc.code}] {exc.message}", markup=True, highlight=False)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""Which domain CLIs the ``recoup`` command mounts."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+#: (module, attribute, name); each module exposes a Typer app or a function registering commands.
+GROUPS: tuple[tuple[str, str, str | None], ...] = (
+    ("recoup.portfolio.cli", "register", None),
+    ("recoup.ledger.cli", "app", "ledger"),
+    ("recoup.auth.cli", "app", "user"),
+    ("recoup.demo", "register", None),
+)
+
+
+def mount(app: typer.Typer) -> None:
+    for module_name, attr, name in GROUPS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        obj = getattr(module, attr)
+        if isinstance(obj, typer.Typer):
+            app.add_typer(obj, name=name)
+        else:
+            obj(app)

@@ -1,0 +1,157 @@
+"""The one Settings object: RECOUP_* environment variables and ``.env``.
+
+Invalid settings stop start-up with a :class:`~recoup.errors.ConfigError` naming each bad
+variable, never a pydantic traceback.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import os
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from recoup.errors import ConfigError
+
+#: Currencies recoup knows, with their minor-unit exponent (ISO 4217).
+CURRENCY_MINOR_DIGITS: dict[str, int] = {
+    "CNY": 2,
+    "USD": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "INR": 2,
+    "NOK": 2,
+    "HKD": 2,
+    "JPY": 0,
+}
+
+Jurisdiction = Literal["cn", "us", "us-ma", "uk", "in", "eu", "no"]
+Locale = Literal["zh_CN", "en"]
+
+
+class Settings(BaseSettings):
+    """Every setting of a recoup installation."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RECOUP_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(default=Path("recoup-data"), description="Where the embedded defaults live.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; default SQLite in data_dir.")
+    lake_uri: str = Field(default="", description="Root of the Delta lake; default data_dir/lake.")
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0, le=600_000)
+    timezone: str = Field(default="Asia/Shanghai", description="The lender's timezone (IANA).")
+    currency: str = Field(default="CNY")
+    locale: Locale = "zh_CN"
+    jurisdiction: Jurisdiction = "cn"
+    pii_key: SecretStr | None = Field(
+        default=None,
+        description="base64 of 32 random bytes; default: generated once into data_dir/secrets/pii.key",
+    )
+    import_error_limit: int = Field(default=50, ge=1, le=100_000)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA timezone {v!r} (e.g. Asia/Shanghai)") from exc
+        return v
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        code = v.strip().upper()
+        if code not in CURRENCY_MINOR_DIGITS:
+            raise ValueError(f"unsupported currency {v!r}; one of {', '.join(CURRENCY_MINOR_DIGITS)}")
+        return code
+
+    @field_validator("database_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if v and not v.startswith(("sqlite", "postgresql")):
+            raise ValueError("database URL must start with sqlite:// or postgresql+psycopg://")
+        return v
+
+    @field_validator("pii_key")
+    @classmethod
+    def _key(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None:
+            _decode_key(v.get_secret_value())
+        return v
+
+    @model_validator(mode="after")
+    def _defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'recoup.db').as_posix()}"
+        if not self.lake_uri:
+            self.lake_uri = (self.data_dir / "lake").as_posix()
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def minor_digits(self) -> int:
+        return CURRENCY_MINOR_DIGITS[self.currency]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def pii_key_bytes(self) -> bytes:
+        """The 32-byte PII key; generated once into ``data_dir/secrets/pii.key`` if not set."""
+        if self.pii_key is not None:
+            return _decode_key(self.pii_key.get_secret_value())
+        path = self.data_dir / "secrets" / "pii.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(base64.b64encode(os.urandom(32)).decode())
+        try:
+            return _decode_key(path.read_text().strip())
+        except ValueError as exc:
+            raise ConfigError(f"PII key file {path} is invalid: {exc}") from exc
+
+
+def _decode_key(text: str) -> bytes:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("PII key must be base64 of 32 bytes") from exc
+    if len(raw) != 32:
+        raise ValueError(f"PII key must be base64 of 32 bytes, got {len(raw)} bytes")
+    return raw
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (and ``overrides``); bad values raise ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "settings"
+            env = f"RECOUP_{field.upper()}"
+            lines.append(f"  {env}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError(
+            "Invalid recoup settings:\n" + "\n".join(lines),
+            details={
+                "errors": [{"field": ".".join(map(str, e["loc"])), "msg": e["msg"]} for e in exc.errors()]
+            },
+        ) from None
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return load_settings()

@@ -1,0 +1,1 @@
+"""Versioned configuration: strategies, bucket tables, segment rules, templates, policies."""

@@ -1,0 +1,96 @@
+"""Shared fixtures: isolated settings, and a database session on SQLite and (when
+``RECOUP_TEST_PG_URL`` is set) PostgreSQL, each test in a transaction rolled back at the end."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from recoup import migrate
+from recoup.config import Settings, get_settings, load_settings
+from recoup.db import make_engine
+
+PG_URL = os.environ.get("RECOUP_TEST_PG_URL", "")
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+BACKENDS = ["sqlite"] + (["pg"] if PG_URL else [])
+_pg_results = {"passed": 0, "failed": 0}
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return "database backends: " + ", ".join(BACKENDS)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and "[pg" in report.nodeid:
+        _pg_results["passed" if report.passed else "failed"] += int(not report.skipped)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.write_line(
+        f"PostgreSQL tests: {_pg_results['passed']} passed, {_pg_results['failed']} failed"
+        + ("" if PG_URL else " (set RECOUP_TEST_PG_URL to run them)")
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("RECOUP_TEST_REQUIRE_PG") and not PG_URL:
+        raise pytest.UsageError("RECOUP_TEST_REQUIRE_PG is set but RECOUP_TEST_PG_URL is not")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test sees the developer's RECOUP_* variables or .env; data goes to a temp dir."""
+    for key in list(os.environ):
+        if key.startswith("RECOUP_") and not key.startswith("RECOUP_TEST_"):
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RECOUP_DATA_DIR", str(tmp_path / "recoup-data"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(data_dir=tmp_path / "recoup-data")
+
+
+def _fresh_pg(url: str) -> Engine:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    return engine
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A migrated database per backend, shared by the session's tests."""
+    if request.param == "pg":
+        eng = _fresh_pg(PG_URL)
+    else:
+        path = tmp_path_factory.mktemp("db") / "test.db"
+        eng = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test."""
+    conn = engine.connect()
+    trans = conn.begin()
+    sess = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield sess
+    finally:
+        sess.close()
+        trans.rollback()
+        conn.close()

@@ -1,0 +1,84 @@
+"""Settings, errors, the database on both engines, and migrations that match the models."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from recoup import migrate
+from recoup.config import load_settings
+from recoup.configs import service as configs
+from recoup.errors import ConfigError, RecoupError
+from recoup.models import metadata
+
+
+def test_defaults_are_the_embedded_setup(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    s = load_settings(data_dir=tmp_path)
+    assert s.database_url == f"sqlite:///{tmp_path.as_posix()}/recoup.db"
+    assert s.lake_uri == f"{tmp_path.as_posix()}/lake"
+    assert (s.timezone, s.currency, s.locale, s.jurisdiction) == (
+        "Asia/Shanghai",
+        "CNY",
+        "zh_CN",
+        "cn",
+    )
+    assert s.minor_digits == 2
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "needle"),
+    [
+        ("RECOUP_TIMEZONE", "Mars/Olympus", "RECOUP_TIMEZONE"),
+        ("RECOUP_CURRENCY", "XXX", "unsupported currency"),
+        ("RECOUP_JURISDICTION", "atlantis", "RECOUP_JURISDICTION"),
+        ("RECOUP_PII_KEY", "c2hvcnQ=", "32 bytes"),
+        ("RECOUP_DATABASE_URL", "mysql://x", "sqlite://"),
+    ],
+)
+def test_invalid_settings_stop_with_a_clear_message(
+    monkeypatch: pytest.MonkeyPatch, env: str, value: str, needle: str
+) -> None:
+    monkeypatch.setenv(env, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert needle in info.value.message
+    assert "Traceback" not in info.value.message
+
+
+def test_pii_key_is_generated_once_and_private(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    s = load_settings(data_dir=tmp_path)
+    key = s.pii_key_bytes()
+    assert len(key) == 32
+    assert s.pii_key_bytes() == key
+    assert (tmp_path / "secrets" / "pii.key").stat().st_mode & 0o077 == 0
+
+
+def test_error_envelope_is_stable() -> None:
+    err = ConfigError("bad", details={"x": 1})
+    assert err.envelope() == {"error": {"code": "config.invalid", "message": "bad", "details": {"x": 1}}}
+    assert isinstance(err, RecoupError)
+
+
+def test_one_alembic_head() -> None:
+    assert len(migrate.heads()) == 1
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    assert diff == []
+
+
+def test_config_versions_increment_and_dedupe(session: Session) -> None:
+    a = configs.do_save_version("buckets", "default", {"m1": [1, 30]}, session=session)
+    b = configs.do_save_version("buckets", "default", {"m1": [1, 30]}, session=session)
+    c = configs.do_save_version("buckets", "default", {"m1": [1, 29]}, session=session)
+    assert (a.version, b.id, c.version) == (1, a.id, 2)
+    latest = configs.get_latest("buckets", "default", session=session)
+    assert latest is not None and latest.payload == {"m1": [1, 29]}
+    assert latest.created_at.tzinfo is not None and latest.created_at.utcoffset() == dt.timedelta(0)
