@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session
 
 from recoup import migrate
@@ -61,22 +63,35 @@ def settings(tmp_path: Path) -> Settings:
     return load_settings(data_dir=tmp_path / "recoup-data")
 
 
-def _fresh_pg(url: str) -> Engine:
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    return engine
+@contextmanager
+def _fresh_pg(url: str) -> Iterator[Engine]:
+    """A database of this test run's own on the server of ``url``, dropped afterwards, so that
+    concurrent runs (two developers, CI) never share tables."""
+    base = make_url(url)
+    name = f"{base.database or 'recoup'}_t{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = make_engine(base.render_as_string(hide_password=False))
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    eng = make_engine(base.set(database=name).render_as_string(hide_password=False))
+    try:
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """A migrated database per backend, shared by the session's tests."""
     if request.param == "pg":
-        eng = _fresh_pg(PG_URL)
-    else:
-        path = tmp_path_factory.mktemp("db") / "test.db"
-        eng = make_engine(f"sqlite:///{path}")
+        with _fresh_pg(PG_URL) as eng:
+            migrate.upgrade(eng)
+            yield eng
+        return
+    path = tmp_path_factory.mktemp("db") / "test.db"
+    eng = make_engine(f"sqlite:///{path}")
     migrate.upgrade(eng)
     yield eng
     eng.dispose()
