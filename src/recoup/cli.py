@@ -10,6 +10,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from recoup.errors import RecoupError
 
@@ -58,7 +59,9 @@ def main() -> None:
     try:
         app()
     except RecoupError as exc:
-        err_console.print(f"[bold red]error[/] [{exc.code}] {exc.message}", markup=True, highlight=False)
+        err_console.print(
+            f"[bold red]error[/] {escape(f'[{exc.code}]')} {escape(exc.message)}", highlight=False
+        )
         sys.exit(exc.exit_code)
 
 

@@ -1,0 +1,132 @@
+"""Delta tables of the lake: one per dataset, applied by MERGE keyed by the lender's ids.
+
+A row leaves only through the explicit ``_deleted`` flag; payments are append-only; ``full``
+snapshots close (flag as deleted) the rows they do not contain. Each commit carries the file's
+SHA-256 in its commit metadata, so re-applying the same file — including after a crash between
+the lake commit and the manifest — is recognised and skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+from recoup.portfolio.spec import Dataset, lake_schema
+
+SHA_KEY = "recoup.file_sha256"
+AS_OF_KEY = "recoup.as_of"
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    dataset: str
+    version: int
+    inserted: int
+    updated: int
+    deleted: int
+    skipped: bool = False  # the same file was already committed
+
+
+class Lake:
+    """The lake under ``root`` (a local path or any URI delta-rs understands)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root.rstrip("/")
+
+    def uri(self, name: str) -> str:
+        return f"{self.root}/{name}"
+
+    def _table(self, name: str, version: int | None = None) -> DeltaTable | None:
+        try:
+            return DeltaTable(self.uri(name), version=version)
+        except TableNotFoundError:
+            return None
+
+    def version(self, name: str) -> int | None:
+        """The newest committed version of ``name``, or None if the table does not exist."""
+        t = self._table(name)
+        return None if t is None else int(t.version())
+
+    def committed_file(self, name: str, sha256: str, *, limit: int = 500) -> dict[str, Any] | None:
+        """The commit of ``name`` that applied the file with this hash, if any (newest ``limit``)."""
+        t = self._table(name)
+        if t is None:
+            return None
+        for commit in t.history(limit=limit):
+            if commit.get(SHA_KEY) == sha256:
+                return commit
+        return None
+
+    def scan(self, name: str, version: int | None = None) -> pl.LazyFrame | None:
+        """Every row of ``name`` at ``version`` (latest if None), deleted rows included."""
+        if self.version(name) is None:
+            return None
+        return pl.scan_delta(self.uri(name), version=version)
+
+    def current(self, name: str, columns: list[str], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+        """The live (not deleted) rows of the newest version, ``columns`` only."""
+        lf = self.scan(name)
+        if lf is None:
+            return pl.DataFrame(schema={c: schema[c] for c in columns})
+        return lf.filter(~pl.col("_deleted")).select(columns).collect()
+
+    def apply(
+        self,
+        ds: Dataset,
+        frame: pl.DataFrame,
+        *,
+        as_of: dt.date,
+        source: str,
+        sha256: str,
+        full: bool = False,
+    ) -> ApplyResult:
+        """MERGE ``frame`` (typed rows in lake columns, incl. ``deleted``) into ``ds``'s table."""
+        schema = lake_schema(ds)
+        done = self.committed_file(ds.name, sha256)
+        if done is not None:
+            return ApplyResult(ds.name, int(done.get("version", -1)), 0, 0, 0, skipped=True)
+        data = frame.with_columns(
+            pl.lit(as_of).alias("_as_of"),
+            (pl.col("deleted") if "deleted" in frame.columns else pl.lit(False)).alias("_deleted"),
+            pl.lit(source).alias("_source"),
+        ).select([pl.col(c).cast(t) for c, t in schema.items()])
+        props = CommitProperties(
+            custom_metadata={SHA_KEY: sha256, AS_OF_KEY: as_of.isoformat(), "recoup.source": source}
+        )
+        table = self._table(ds.name)
+        if table is None:
+            Path(self.uri(ds.name)).parent.mkdir(
+                parents=True, exist_ok=True
+            ) if "://" not in self.root else None
+            write_deltalake(self.uri(ds.name), data.to_arrow(), mode="append", commit_properties=props)
+            v = self.version(ds.name)
+            assert v is not None
+            return ApplyResult(ds.name, v, data.filter(~pl.col("_deleted")).height, 0, 0)
+        on = " AND ".join(f"t.{k} = s.{k}" for k in ds.key)
+        content = [c for c in schema if c not in ds.key and c not in {"_as_of", "_source"}]
+        changed = " OR ".join(f"t.{c} IS DISTINCT FROM s.{c}" for c in content)
+        merger = table.merge(data.to_arrow(), on, source_alias="s", target_alias="t", commit_properties=props)
+        if not ds.append_only:
+            merger = merger.when_matched_update_all(predicate=changed)
+        merger = merger.when_not_matched_insert_all()
+        if full and not ds.append_only:
+            merger = merger.when_not_matched_by_source_update(
+                updates={"_deleted": "true", "_as_of": f"'{as_of.isoformat()}'", "_source": f"'{source}'"},
+                predicate="t._deleted = false",
+            )
+        metrics = merger.execute()
+        v = self.version(ds.name)
+        assert v is not None
+        return ApplyResult(
+            ds.name,
+            v,
+            int(metrics.get("num_target_rows_inserted", 0)),
+            int(metrics.get("num_target_rows_updated", 0)),
+            int(metrics.get("num_target_rows_deleted", 0)),
+        )

@@ -1,0 +1,310 @@
+"""Personal data: field encryption, lookup hashes, masking for output, and a log filter.
+
+Pure functions, no database. Encrypted fields are AES-256-GCM tokens
+(``base64url(version ‖ nonce ‖ ciphertext+tag)``); equality lookups use an HMAC of the
+*normalised* value under a key derived from the master key, so the same phone written
+``+86 138-1234-5678`` or ``13812345678`` finds the same row without storing it in clear.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import os
+import re
+import unicodedata
+from collections.abc import Callable
+from typing import Any, Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from recoup.config import Settings, get_settings
+from recoup.errors import PiiError
+
+#: Token format version (first byte of every token).
+TOKEN_VERSION: Final = 1
+_NONCE_BYTES: Final = 12
+_TAG_BYTES: Final = 16
+_KEY_BYTES: Final = 32
+_LOOKUP_INFO: Final = b"recoup-lookup"
+
+#: Kinds of personal data :func:`mask` knows.
+PII_KINDS: Final = ("phone", "email", "address", "national_id", "name", "im")
+
+_CN_MOBILE = re.compile(r"1[3-9]\d{9}", re.ASCII)
+_CN_ID = re.compile(r"\d{17}[\dX]", re.ASCII)
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+class PiiCipher:
+    """AES-256-GCM encryption of PII fields and keyed lookup hashes, from one 32-byte master key."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != _KEY_BYTES:
+            raise PiiError(
+                f"PII key must be {_KEY_BYTES} bytes, got {len(key)} / PII 密钥必须为 {_KEY_BYTES} 字节",
+                details={"length": len(key)},
+            )
+        self._aead = AESGCM(key)
+        self._lookup_key = HKDF(
+            algorithm=hashes.SHA256(), length=_KEY_BYTES, salt=None, info=_LOOKUP_INFO
+        ).derive(key)
+
+    def __repr__(self) -> str:
+        return "PiiCipher(<key hidden>)"
+
+    def encrypt(self, text: str) -> str:
+        """Encrypt ``text``; every call uses a fresh random nonce, so equal inputs give different tokens."""
+        nonce = os.urandom(_NONCE_BYTES)
+        header = bytes([TOKEN_VERSION])
+        sealed = self._aead.encrypt(nonce, text.encode("utf-8"), header)
+        return base64.urlsafe_b64encode(header + nonce + sealed).rstrip(b"=").decode("ascii")
+
+    def decrypt(self, token: str) -> str:
+        """The text sealed in ``token``; PiiError if it is malformed, altered or from another key."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        except (binascii.Error, ValueError) as exc:
+            raise PiiError("PII token is not valid base64url / PII 密文格式无效") from exc
+        if len(raw) < 1 + _NONCE_BYTES + _TAG_BYTES:
+            raise PiiError("PII token is too short / PII 密文过短", details={"length": len(raw)})
+        if raw[0] != TOKEN_VERSION:
+            raise PiiError(
+                f"unknown PII token version {raw[0]} / 未知的 PII 密文版本 {raw[0]}",
+                details={"version": raw[0]},
+            )
+        header, nonce, sealed = raw[:1], raw[1 : 1 + _NONCE_BYTES], raw[1 + _NONCE_BYTES :]
+        try:
+            plain = self._aead.decrypt(nonce, sealed, header)
+        except InvalidTag:
+            raise PiiError(
+                "cannot decrypt PII: the token was altered or the key is wrong"
+                " / 无法解密个人信息：密文被篡改或密钥错误"
+            ) from None
+        return plain.decode("utf-8")
+
+    def lookup_hash(self, text: str, kind: str | None = None) -> str:
+        """Hex HMAC-SHA256 of the normalised value (see :func:`normalise`), for equality lookups."""
+        value = normalise(kind, text)
+        return hmac.new(self._lookup_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def cipher_from_settings(settings: Settings | None = None) -> PiiCipher:
+    """The cipher for the configured PII key (generated once into the data dir if unset)."""
+    return PiiCipher((settings or get_settings()).pii_key_bytes())
+
+
+# --- normalisation ---------------------------------------------------------------------------
+
+
+def _nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def normalise_national_id(text: str) -> str:
+    """Strip whitespace; a Chinese 18-character ID gets its final check character upper-cased."""
+    value = "".join(_nfkc(text).split())
+    if len(value) == 18 and _CN_ID.fullmatch(value.upper()):
+        value = value[:17] + value[17].upper()
+    return value
+
+
+def normalise_phone(text: str) -> str:
+    """Digits only; a Chinese mobile loses its ``+86`` / ``0086`` / ``86`` country prefix."""
+    digits = "".join(c for c in _nfkc(text) if c in _ASCII_DIGITS)
+    for prefix in ("0086", "86"):
+        rest = digits.removeprefix(prefix)
+        if rest != digits and _CN_MOBILE.fullmatch(rest):
+            return rest
+    return digits
+
+
+def normalise_email(text: str) -> str:
+    """Trimmed and lower-cased."""
+    return _nfkc(text).strip().lower()
+
+
+_PHONEISH = re.compile(r"[\d\s+()./-]+", re.ASCII)
+
+
+def normalise(kind: str | None, text: str) -> str:
+    """The canonical form of ``text`` as a ``kind`` value; ``kind=None`` recognises IDs, phones, emails."""
+    if kind == "national_id":
+        return normalise_national_id(text)
+    if kind == "phone":
+        return normalise_phone(text)
+    if kind == "email":
+        return normalise_email(text)
+    if kind is not None:
+        return " ".join(_nfkc(text).split())
+    compact = "".join(_nfkc(text).split())
+    if _CN_ID.fullmatch(compact.upper()):
+        return normalise_national_id(compact)
+    if "@" in compact:
+        return normalise_email(compact)
+    if _PHONEISH.fullmatch(compact) and any(c.isdigit() for c in compact):
+        return normalise_phone(compact)
+    return " ".join(_nfkc(text).split())
+
+
+# --- masking ---------------------------------------------------------------------------------
+
+
+def _stars(n: int) -> str:
+    return "*" * max(n, 0)
+
+
+def mask_phone(value: str) -> str:
+    """``13812345678`` → ``138****5678``; other numbers keep only their last 4 digits."""
+    digits = normalise_phone(value)
+    if _CN_MOBILE.fullmatch(digits):
+        return digits[:3] + "****" + digits[-4:]
+    if len(digits) <= 4:
+        return _stars(len(digits))
+    return _stars(len(digits) - 4) + digits[-4:]
+
+
+def mask_email(value: str) -> str:
+    """``zhangsan@example.com`` → ``z*******@example.com`` (domain kept)."""
+    local, at, domain = value.strip().rpartition("@")
+    if not at:
+        return mask_im(value)
+    if len(local) <= 1:
+        return _stars(len(local)) + "@" + domain
+    return local[0] + _stars(len(local) - 1) + "@" + domain
+
+
+def mask_national_id(value: str) -> str:
+    """``110101199003071234`` → ``1101**********1234`` (first 4 and last 4 kept)."""
+    v = normalise_national_id(value)
+    if len(v) > 8:
+        return v[:4] + _stars(len(v) - 8) + v[-4:]
+    if len(v) > 2:
+        return _stars(len(v) - 2) + v[-2:]
+    return _stars(len(v))
+
+
+def mask_address(value: str) -> str:
+    """The first 6 characters then ``****`` (fewer kept for short addresses)."""
+    v = value.strip()
+    if not v:
+        return ""
+    return v[: min(6, len(v) // 2)] + "****"
+
+
+def _is_cjk(ch: str) -> bool:
+    return unicodedata.name(ch, "").startswith("CJK ")
+
+
+def mask_name(value: str) -> str:
+    """``张三丰`` → ``张**`` (surname kept); Latin names keep their first letter: ``J***``."""
+    v = value.strip()
+    if not v:
+        return ""
+    if _is_cjk(v[0]):
+        return v[0] + _stars(len(v) - 1) if len(v) > 1 else "*"
+    return v[0] + "***"
+
+
+def mask_im(value: str) -> str:
+    """An instant-messaging handle (WeChat, QQ …): first and last character kept."""
+    v = value.strip()
+    if len(v) <= 2:
+        return _stars(len(v))
+    return v[0] + "***" + v[-1]
+
+
+_MASKERS: dict[str, Callable[[str], str]] = {
+    "phone": mask_phone,
+    "email": mask_email,
+    "address": mask_address,
+    "national_id": mask_national_id,
+    "name": mask_name,
+    "im": mask_im,
+}
+
+
+def mask(kind: str, value: str) -> str:
+    """Mask ``value`` as a ``kind`` (one of :data:`PII_KINDS`) for display to roles without ``pii.unmask``."""
+    try:
+        masker = _MASKERS[kind]
+    except KeyError:
+        raise PiiError(
+            f"unknown PII kind {kind!r}; one of {', '.join(PII_KINDS)} / 未知的个人信息类型 {kind!r}",
+            details={"kind": kind},
+        ) from None
+    return masker(value) if value else ""
+
+
+# --- logs ------------------------------------------------------------------------------------
+
+_LOG_ID = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+_LOG_MOBILE = re.compile(
+    r"(?<![0-9])(?P<cc>(?:\+|00)?86[ -]?)?(?P<head>1[3-9][0-9])[ -]?(?P<mid>[0-9]{4})[ -]?(?P<tail>[0-9]{4})"
+    r"(?![0-9])"
+)
+
+
+def mask_text(text: str) -> str:
+    """``text`` with every Chinese mobile number and 18-digit ID number masked."""
+    text = _LOG_ID.sub(lambda m: mask_national_id(m.group(0)), text)
+    return _LOG_MOBILE.sub(lambda m: (m.group("cc") or "") + m.group("head") + "****" + m.group("tail"), text)
+
+
+class PiiLogFilter(logging.Filter):
+    """Masks Chinese mobile numbers and ID numbers in a record's message, arguments and traceback.
+
+    The message is rendered (``msg % args``) and masked, so numbers passed as ``%s``/``%d``
+    arguments are caught too; the record then carries the masked text and no arguments.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: mask the parts rather than lose the record
+            record.msg = mask_text(str(record.msg))
+            record.args = _mask_args(record.args)
+        else:
+            record.msg = mask_text(message)
+            record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_text(record.stack_info)
+        return True
+
+
+def _mask_args(args: Any) -> Any:
+    if isinstance(args, dict):
+        return {k: mask_text(v) if isinstance(v, str) else v for k, v in args.items()}
+    if isinstance(args, tuple):
+        return tuple(mask_text(a) if isinstance(a, str) else a for a in args)
+    return args
+
+
+def install_log_filter(logger: logging.Logger | None = None) -> PiiLogFilter:
+    """Attach one :class:`PiiLogFilter` to every handler of ``logger`` (default: root) and return it.
+
+    Idempotent. Handlers added later need the filter too (call again after configuring logging).
+    """
+    target = logger or logging.getLogger()
+    handlers = list(target.handlers)
+    if logging.lastResort is not None and target is logging.getLogger():
+        handlers.append(logging.lastResort)
+    existing = next(
+        (f for h in handlers for f in h.filters if isinstance(f, PiiLogFilter)),
+        None,
+    )
+    pii_filter = existing or PiiLogFilter()
+    for handler in handlers:
+        if not any(isinstance(f, PiiLogFilter) for f in handler.filters):
+            handler.addFilter(pii_filter)
+    return pii_filter
