@@ -1,0 +1,125 @@
+"""``recoup ledger``: verify the audit ledger, write and export checkpoints, prove and list entries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from recoup.db import session_scope
+from recoup.errors import LedgerError
+from recoup.ledger import service
+
+app = typer.Typer(
+    help="Tamper-evident audit ledger: hash chain and Merkle checkpoints. "
+    "防篡改审计账本：哈希链与默克尔检查点。",
+    no_args_is_help=True,
+)
+console = Console()
+
+
+def _load_checkpoints(files: list[Path]) -> list[dict[str, Any]]:
+    return [cp for path in files for cp in service.read_checkpoints(path)]
+
+
+@app.command("verify")
+def verify_cmd(
+    checkpoint: list[Path] = typer.Option(
+        [],
+        "--checkpoint",
+        "-c",
+        help="Exported checkpoint file to check against (repeatable). 导出的检查点文件（可重复）。",
+    ),
+) -> None:
+    """Check every entry, the chain and all checkpoints; name the first broken entry.
+    校验全部条目、哈希链与检查点，指出第一条被篡改的条目。"""
+    exported = _load_checkpoints(checkpoint)
+    with session_scope() as session:
+        report = service.verify(session=session, checkpoints=exported)
+    typer.echo(report.summary())
+
+
+@app.command("checkpoint")
+def checkpoint_cmd(
+    export: Path | None = typer.Option(
+        None, "--export", "-e", help="Also write the checkpoint to this JSON file. 同时导出到此 JSON 文件。"
+    ),
+) -> None:
+    """Verify the ledger and store a Merkle checkpoint over all its entries; keep exports off-site.
+    校验账本并保存覆盖全部条目的默克尔检查点；导出文件请另处保存。"""
+    with session_scope() as session:
+        data = service.export_checkpoint(service.do_checkpoint(session=session))
+    typer.echo(f"checkpoint at entry {data['upto_seq']}: root {data['root']}")
+    if export is not None:
+        service.write_checkpoint(data, export)
+        typer.echo(f"exported to {export}")
+
+
+@app.command("prove")
+def prove_cmd(
+    seq: int = typer.Argument(..., help="Entry number. 条目序号。"),
+    checkpoint: Path | None = typer.Option(
+        None,
+        "--checkpoint",
+        "-c",
+        help="Prove against this exported checkpoint (default: newest stored). 针对此导出检查点证明。",
+    ),
+) -> None:
+    """Print a JSON proof that entry SEQ is included in a checkpoint.
+    输出条目 SEQ 包含于检查点的 JSON 证明。"""
+    target: dict[str, Any] | None = None
+    if checkpoint is not None:
+        covering = [cp for cp in service.read_checkpoints(checkpoint) if cp["upto_seq"] >= seq]
+        if not covering:
+            raise LedgerError(f"no checkpoint in {checkpoint} covers entry {seq}", details={"seq": seq})
+        target = max(covering, key=lambda cp: cp["upto_seq"])
+    with session_scope() as session:
+        proof = service.entry_inclusion_proof(seq, session=session, checkpoint=target)
+    typer.echo(json.dumps(proof, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+@app.command("check-proof")
+def check_proof_cmd(
+    proof_file: Path = typer.Argument(..., help="A proof printed by `prove`. `prove` 输出的证明文件。"),
+    checkpoint: Path | None = typer.Option(
+        None, "--checkpoint", "-c", help="Trusted exported checkpoint. 可信的导出检查点。"
+    ),
+) -> None:
+    """Check a proof offline (no database), optionally against a trusted exported checkpoint.
+    离线校验证明（无需数据库），可指定可信检查点。"""
+    try:
+        proof = json.loads(proof_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise LedgerError(f"cannot read proof file {proof_file}: {exc}") from exc
+    trusted = service.read_checkpoints(checkpoint)[-1] if checkpoint is not None else None
+    if not isinstance(proof, dict) or not service.verify_entry_proof(proof, trusted):
+        raise LedgerError(f"proof in {proof_file} does not verify", details={"reason": "proof"})
+    typer.echo(f"proof OK: entry {proof['entry']['seq']} is in the tree of {proof['checkpoint']['upto_seq']}")
+
+
+@app.command("tail")
+def tail_cmd(
+    n: int = typer.Option(20, "-n", "--lines", min=1, help="How many entries. 显示条数。"),
+) -> None:
+    """Show the newest entries. 显示最新的条目。"""
+    with session_scope() as session:
+        entries = service.list_tail(n, session=session)
+        table = Table(title="ledger (newest first) 审计账本")
+        for col in ("seq", "recorded at (UTC)", "kind", "actor", "items", "payload", "entry hash"):
+            table.add_column(col, overflow="fold")
+        for e in entries:
+            payload = json.dumps(e.payload, sort_keys=True, ensure_ascii=False)
+            table.add_row(
+                str(e.seq),
+                e.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
+                e.kind,
+                e.actor,
+                str(e.item_count) if e.item_count else "",
+                payload if len(payload) <= 60 else payload[:57] + "…",
+                e.entry_hash[:16] + "…",
+            )
+    console.print(table)
