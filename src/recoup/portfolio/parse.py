@@ -1,9 +1,9 @@
 """Vectorised parsing of extract text into typed columns, with a reason for every failure.
 
-Each parser takes an expression over a text column and returns ``Parsed(value, reason)``: the
-typed value, and a text expression that is null when the cell is fine (or empty) and otherwise
-the id of the rule it breaks. Amounts become exact integer minor units through integer
-arithmetic on the digits, never through float.
+Each parser takes a text Series and returns ``Parsed(value, reason)``: the typed values, and a
+text Series that is null where the cell is fine (or empty) and otherwise names the rule it
+breaks. Work is staged through small frames so that no sub-expression is evaluated twice.
+Amounts become exact integer minor units through integer arithmetic on the digits, never float.
 """
 
 from __future__ import annotations
@@ -37,184 +37,235 @@ _ZONES = sorted(zoneinfo.available_timezones())
 
 @dataclass(frozen=True)
 class Parsed:
-    value: pl.Expr
-    reason: pl.Expr
+    value: pl.Series
+    reason: pl.Series  # null where fine, else a rule id
 
 
-def clean_text(col: str | pl.Expr) -> pl.Expr:
-    """Trimmed text with full-width digits and punctuation folded; empty becomes null."""
-    e = pl.col(col) if isinstance(col, str) else col
-    e = e.cast(pl.String).str.replace_many(list(_FULLWIDTH), list(_FULLWIDTH.values()))
-    e = e.str.strip_chars()
+def _clean(e: pl.Expr) -> pl.Expr:
+    e = e.cast(pl.String).str.replace_many(list(_FULLWIDTH), list(_FULLWIDTH.values())).str.strip_chars()
     return pl.when(e.str.len_chars() == 0).then(None).otherwise(e)
 
 
-def scaled_decimal(text: pl.Expr, scale: int | pl.Expr) -> Parsed:
+def clean_text(s: pl.Series) -> pl.Series:
+    """Trimmed text with full-width digits and punctuation folded; empty becomes null."""
+    return pl.DataFrame({"t": s}).select(_clean(pl.col("t"))).to_series().rename(s.name)
+
+
+def _reason_when(df: pl.DataFrame, cond: pl.Expr, rule: str, base: str = "reason") -> pl.DataFrame:
+    """Set ``reason`` to ``rule`` where it is still null and ``cond`` holds."""
+    return df.with_columns(
+        pl.when(pl.col(base).is_null() & cond).then(pl.lit(rule)).otherwise(pl.col(base)).alias("reason")
+    )
+
+
+def _out(df: pl.DataFrame, name: str) -> Parsed:
+    df = df.with_columns(pl.when(pl.col("reason").is_null()).then(pl.col("value")).alias("value"))
+    return Parsed(df.get_column("value").rename(name), df.get_column("reason").rename(name))
+
+
+def scaled_decimal(t: pl.Series, scale: int, prefix: str = "number") -> Parsed:
     """Decimal text (optionally with an exponent) × 10**scale as an exact Int64.
 
-    Reasons: ``number.unparseable``, ``number.precision`` (digits below the scale that are not
-    zero), ``number.too_large``.
+    Reasons: ``unparseable``, ``precision`` (non-zero digits below the scale), ``too_large``,
+    each prefixed with ``prefix.``.
     """
-    groups = text.str.extract_groups(_NUMBER)
-    sign = groups.struct.field("1")
-    ip = groups.struct.field("2").fill_null("")
-    fp = groups.struct.field("3").fill_null("")
-    ex = groups.struct.field("4").cast(pl.Int64, strict=False).fill_null(0)
-    digits_txt = (ip + fp).str.strip_chars_start("0")
-    ndig = digits_txt.str.len_chars()
-    digits = (
-        pl.when(ndig == 0)
-        .then(pl.lit(0, pl.Int64))
-        .otherwise(digits_txt.str.slice(0, _MAX_DIGITS).cast(pl.Int64, strict=False))
+    df = pl.DataFrame({"t": t}, schema={"t": pl.String})
+    df = df.with_columns(
+        g=pl.col("t").str.extract_groups(_NUMBER), matched=pl.col("t").str.contains(_NUMBER)
+    ).with_columns(
+        sign=pl.col("g").struct.field("1"),
+        ip=pl.col("g").struct.field("2").fill_null(""),
+        fp=pl.col("g").struct.field("3").fill_null(""),
+        ex=pl.col("g").struct.field("4").cast(pl.Int64, strict=False).fill_null(0),
     )
-    shift = pl.lit(scale, pl.Int64) + ex - fp.str.len_chars().cast(pl.Int64)
+    df = df.with_columns(
+        dtxt=(pl.col("ip") + pl.col("fp")).str.strip_chars_start("0"),
+        shift=pl.lit(scale, pl.Int64) + pl.col("ex") - pl.col("fp").str.len_chars().cast(pl.Int64),
+        empty=(pl.col("ip").str.len_chars() + pl.col("fp").str.len_chars()) == 0,
+    ).with_columns(ndig=pl.col("dtxt").str.len_chars().cast(pl.Int64))
     ten = pl.lit(10, pl.Int64)
-    # Only raise ten to exponents that cannot overflow; out-of-range cases are flagged below.
-    up = digits * ten.pow(shift.clip(0, _MAX_DIGITS))
-    down_pow = ten.pow((-shift).clip(0, _MAX_DIGITS))
-    down = digits // down_pow
-    exact_down = (digits % down_pow) == 0
-    value = pl.when(shift >= 0).then(up).otherwise(down)
-    value = pl.when(sign == "-").then(-value).otherwise(value)
-    bad_shape = groups.struct.field("2").is_null() & groups.struct.field("3").is_null()
-    unparseable = text.is_not_null() & (
-        text.str.contains(_NUMBER).not_() | bad_shape | ((ip.str.len_chars() + fp.str.len_chars()) == 0)
+    df = df.with_columns(
+        digits=pl.when(pl.col("ndig") == 0)
+        .then(pl.lit(0, pl.Int64))
+        .otherwise(pl.col("dtxt").str.slice(0, _MAX_DIGITS).cast(pl.Int64, strict=False)),
+        up_pow=ten.pow(pl.col("shift").clip(0, _MAX_DIGITS)),
+        down_pow=ten.pow((-pl.col("shift")).clip(0, _MAX_DIGITS)),
+        reason=pl.lit(None, pl.String),
     )
-    too_large = (ndig > _MAX_DIGITS) | ((shift > 0) & (ndig + shift > _MAX_DIGITS))
-    precision = (shift < 0) & (((-shift) > _MAX_DIGITS) & (ndig > 0) | exact_down.not_())
-    reason = (
-        pl.when(unparseable)
-        .then(pl.lit("number.unparseable"))
-        .when(too_large)
-        .then(pl.lit("number.too_large"))
-        .when(precision)
-        .then(pl.lit("number.precision"))
-        .otherwise(pl.lit(None, pl.String))
+    df = _reason_when(
+        df, pl.col("t").is_not_null() & (pl.col("matched").not_() | pl.col("empty")), f"{prefix}.unparseable"
     )
-    return Parsed(pl.when(reason.is_null() & text.is_not_null()).then(value), reason)
+    too_large = (pl.col("ndig") > _MAX_DIGITS) | (
+        (pl.col("shift") > 0) & (pl.col("ndig") + pl.col("shift") > _MAX_DIGITS)
+    )
+    df = _reason_when(df, pl.col("t").is_not_null() & too_large, f"{prefix}.too_large")
+    inexact = (pl.col("shift") < 0) & (
+        ((-pl.col("shift") > _MAX_DIGITS) & (pl.col("ndig") > 0))
+        | (pl.col("digits") % pl.col("down_pow") != 0)
+    )
+    df = _reason_when(df, pl.col("t").is_not_null() & inexact, f"{prefix}.precision")
+    df = df.with_columns(
+        value=pl.when(pl.col("shift") >= 0)
+        .then(pl.col("digits") * pl.col("up_pow"))
+        .otherwise(pl.col("digits") // pl.col("down_pow"))
+    ).with_columns(
+        value=pl.when(pl.col("t").is_null())
+        .then(None)
+        .when(pl.col("sign") == "-")
+        .then(-pl.col("value"))
+        .otherwise(pl.col("value"))
+    )
+    return _out(df, t.name)
 
 
 _CURRENCY_NOISE = r"(?i)[\s,_'¥￥$€£]|CNY|RMB|USD|EUR|GBP|元|人民币"
 
 
-def amount(col: str, *, minor_digits: int) -> Parsed:
+def amount(s: pl.Series, *, minor_digits: int) -> Parsed:
     """Money text → integer minor units: ``1,234.56``, ``¥1,234.56``, ``(12.00)``, ``1E+05``."""
-    t = clean_text(col)
-    paren = t.str.contains(r"^\(.*\)$")
-    t = t.str.replace_all(_CURRENCY_NOISE, "").str.strip_chars("()")
-    t = pl.when(paren & t.str.starts_with("-").not_()).then(pl.lit("-") + t).otherwise(t)
-    p = scaled_decimal(t, minor_digits)
-    reason = p.reason.str.replace("number.", "amount.", literal=True)
-    return Parsed(p.value, reason)
+    df = pl.DataFrame({"t": s}).with_columns(t=_clean(pl.col("t")))
+    df = df.with_columns(paren=pl.col("t").str.contains(r"^\(.*\)$")).with_columns(
+        t=pl.col("t").str.replace_all(_CURRENCY_NOISE, "").str.strip_chars("()")
+    )
+    df = df.with_columns(
+        t=pl.when(pl.col("paren") & pl.col("t").str.starts_with("-").not_())
+        .then(pl.lit("-") + pl.col("t"))
+        .otherwise(pl.col("t"))
+    )
+    return scaled_decimal(df.get_column("t").rename(s.name), minor_digits, "amount")
 
 
-def rate_bp(col: str) -> Parsed:
-    """Annual rate → basis points: ``18%`` and ``0.18`` are 1800; a bare number above 1 is a percent."""
-    t = clean_text(col)
-    pct = t.str.ends_with("%")
-    bare = t.str.strip_chars_end("%").str.strip_chars()
-    as_pct = scaled_decimal(bare, 2)
-    as_frac = scaled_decimal(bare, 4)
-    use_pct = pct | (as_frac.value > 10_000)
-    value = pl.when(use_pct).then(as_pct.value).otherwise(as_frac.value)
-    reason = pl.when(use_pct).then(as_pct.reason).otherwise(as_frac.reason)
-    reason = reason.str.replace("number.", "rate.", literal=True)
-    reason = pl.when(reason.is_null() & (value < 0)).then(pl.lit("rate.negative")).otherwise(reason)
-    reason = pl.when(reason.is_null() & (value > 100_000)).then(pl.lit("rate.too_large")).otherwise(reason)
-    return Parsed(pl.when(reason.is_null()).then(value), reason)
+def rate_bp(s: pl.Series) -> Parsed:
+    """Annual rate → basis points: ``18%`` and ``0.18`` are 1800. A bare number must be a fraction
+    below 1 (``18`` is ambiguous: 18 % or 1800 %?)."""
+    t = clean_text(s)
+    df = pl.DataFrame({"t": t}).with_columns(pct=pl.col("t").str.ends_with("%"))
+    bare = df.select(pl.col("t").str.strip_chars_end("%").str.strip_chars()).to_series()
+    as_pct = scaled_decimal(bare, 2, "rate")
+    as_frac = scaled_decimal(bare, 4, "rate")
+    df = df.with_columns(
+        value=pl.when(pl.col("pct")).then(as_pct.value).otherwise(as_frac.value),
+        reason=pl.when(pl.col("pct")).then(as_pct.reason).otherwise(as_frac.reason),
+    )
+    df = _reason_when(df, pl.col("pct").not_() & (pl.col("value") >= 10_000), "rate.ambiguous")
+    df = _reason_when(df, pl.col("value") < 0, "rate.negative")
+    df = _reason_when(df, pl.col("value") > 100_000, "rate.too_large")
+    return _out(df, s.name)
 
 
-def integer(col: str) -> Parsed:
+def integer(s: pl.Series) -> Parsed:
     """Whole numbers; ``12.0`` (a spreadsheet's float) is accepted, ``12.5`` is not."""
-    t = clean_text(col).str.replace_all(",", "")
-    ok = t.str.contains(r"^[+-]?\d{1,18}(\.0*)?$")
-    value = t.str.replace(r"\.0*$", "").cast(pl.Int64, strict=False)
-    reason = pl.when(t.is_not_null() & ok.not_()).then(pl.lit("int.unparseable"))
-    return Parsed(pl.when(ok).then(value), reason.otherwise(pl.lit(None, pl.String)))
+    df = pl.DataFrame({"t": s}).with_columns(t=_clean(pl.col("t")).str.replace_all(",", ""))
+    df = df.with_columns(
+        ok=pl.col("t").str.contains(r"^[+-]?\d{1,18}(\.0*)?$"),
+        value=pl.col("t").str.replace(r"\.0*$", "").cast(pl.Int64, strict=False),
+        reason=pl.lit(None, pl.String),
+    )
+    df = _reason_when(df, pl.col("t").is_not_null() & pl.col("ok").not_(), "int.unparseable")
+    return _out(df, s.name)
 
 
 _TRUE = ["true", "t", "yes", "y", "1", "是", "有效", "对"]
 _FALSE = ["false", "f", "no", "n", "0", "否", "无效", "错"]
 
 
-def boolean(col: str) -> Parsed:
-    t = clean_text(col).str.to_lowercase()
-    value = pl.when(t.is_in(_TRUE)).then(True).when(t.is_in(_FALSE)).then(False).otherwise(None)
-    reason = pl.when(t.is_not_null() & value.is_null()).then(pl.lit("bool.unparseable"))
-    return Parsed(value, reason.otherwise(pl.lit(None, pl.String)))
+def boolean(s: pl.Series) -> Parsed:
+    df = pl.DataFrame({"t": s}).with_columns(t=_clean(pl.col("t")).str.to_lowercase())
+    df = df.with_columns(
+        value=pl.when(pl.col("t").is_in(_TRUE)).then(True).when(pl.col("t").is_in(_FALSE)).then(False),
+        reason=pl.lit(None, pl.String),
+    )
+    df = _reason_when(df, pl.col("t").is_not_null() & pl.col("value").is_null(), "bool.unparseable")
+    return _out(df, s.name)
 
 
-def date(col: str) -> Parsed:
+def date(s: pl.Series) -> Parsed:
     """Dates as 2026-11-24, 2026/11/24, 20261124, 2026年11月24日, or an Excel serial number."""
-    t = clean_text(col)
-    t = t.str.replace_many(["年", "月", "/", "."], ["-", "-", "-", "-"]).str.replace("日", "", literal=True)
-    t = t.str.replace(r"[ T].*$", "")  # a time part from a spreadsheet or ISO timestamp
-    serial_txt = t.str.extract(r"^(\d{1,5})(?:-0*)?$", 1)
-    eight = t.str.extract_groups(r"^(\d{4})(\d{2})(\d{2})$")
-    ymd = t.str.extract_groups(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-    y = pl.coalesce(eight.struct.field("1"), ymd.struct.field("1"))
-    m = pl.coalesce(eight.struct.field("2"), ymd.struct.field("2")).str.zfill(2)
-    d = pl.coalesce(eight.struct.field("3"), ymd.struct.field("3")).str.zfill(2)
-    from_text = pl.concat_str([y, m, d], separator="-").str.strptime(pl.Date, "%Y-%m-%d", strict=False)
-    serial = serial_txt.cast(pl.Int64, strict=False)
-    from_serial = pl.when((serial >= 1) & (serial <= 73_050)).then(
-        pl.lit(_EXCEL_EPOCH) + pl.duration(days=serial)
+    df = pl.DataFrame({"t": s}).with_columns(t=_clean(pl.col("t")))
+    df = df.with_columns(
+        t=pl.col("t")
+        .str.replace_many(["年", "月", "/", "."], ["-", "-", "-", "-"])
+        .str.replace("日", "", literal=True)
+        .str.replace(r"[ T].*$", "")  # a time part from a spreadsheet or an ISO timestamp
     )
-    value = pl.coalesce(from_text, from_serial.cast(pl.Date))
-    in_range = value.is_between(dt.date(1900, 1, 1), dt.date(2199, 12, 31))
-    reason = (
-        pl.when(t.is_not_null() & value.is_null())
-        .then(pl.lit("date.unparseable"))
-        .when(t.is_not_null() & in_range.not_())
-        .then(pl.lit("date.out_of_range"))
-        .otherwise(pl.lit(None, pl.String))
+    df = df.with_columns(
+        serial=pl.col("t").str.extract(r"^(\d{1,5})(?:-0*)?$", 1).cast(pl.Int64, strict=False),
+        e=pl.col("t").str.extract_groups(r"^(\d{4})(\d{2})(\d{2})$"),
+        d=pl.col("t").str.extract_groups(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"),
     )
-    return Parsed(pl.when(reason.is_null()).then(value), reason)
+    parts = [
+        pl.coalesce(pl.col("e").struct.field(i), pl.col("d").struct.field(i)).str.zfill(2 if i != "1" else 4)
+        for i in ("1", "2", "3")
+    ]
+    df = df.with_columns(
+        from_text=pl.concat_str(parts, separator="-").str.strptime(pl.Date, "%Y-%m-%d", strict=False),
+        from_serial=pl.when((pl.col("serial") >= 1) & (pl.col("serial") <= 73_050))
+        .then(pl.lit(_EXCEL_EPOCH) + pl.duration(days=pl.col("serial")))
+        .cast(pl.Date),
+    )
+    df = df.with_columns(value=pl.coalesce("from_text", "from_serial"), reason=pl.lit(None, pl.String))
+    df = _reason_when(df, pl.col("t").is_not_null() & pl.col("value").is_null(), "date.unparseable")
+    in_range = pl.col("value").is_between(dt.date(1900, 1, 1), dt.date(2199, 12, 31))
+    df = _reason_when(df, pl.col("t").is_not_null() & in_range.not_(), "date.out_of_range")
+    return _out(df, s.name)
 
 
-def enum(col: str, name: str) -> Parsed:
-    """Canonical enum value from the canonical spelling or a Chinese/English alias (any case)."""
-    lookup = enum_lookup(name)
-    t = clean_text(col)
-    value = t.str.to_lowercase().replace_strict(lookup, default=None, return_dtype=pl.String)
-    reason = pl.when(t.is_not_null() & value.is_null()).then(pl.lit("enum.unknown"))
-    return Parsed(value, reason.otherwise(pl.lit(None, pl.String)))
+def enum(s: pl.Series, name: str, extra: dict[str, str] | None = None) -> Parsed:
+    """Canonical enum value from the canonical spelling or a Chinese/English alias (any case);
+    ``extra`` adds a lender's own codes (from the mapping file)."""
+    lookup = {**enum_lookup(name), **{k.strip().lower(): v for k, v in (extra or {}).items()}}
+    df = pl.DataFrame({"t": s}).with_columns(t=_clean(pl.col("t")))
+    df = df.with_columns(
+        value=pl.col("t").str.to_lowercase().replace_strict(lookup, default=None, return_dtype=pl.String),
+        reason=pl.lit(None, pl.String),
+    )
+    df = _reason_when(df, pl.col("t").is_not_null() & pl.col("value").is_null(), "enum.unknown")
+    return _out(df, s.name)
 
 
-def channels(col: str) -> Parsed:
+def channels(s: pl.Series) -> Parsed:
     """A list of contact channels (``voice,sms`` or ``电话、短信``) → canonical, sorted, comma-joined."""
     lookup = enum_lookup("contact_channel")
-    t = clean_text(col)
-    items = t.str.to_lowercase().str.replace_all(r"[,、;；|/\s]+", ",").str.split(",")
-    mapped = items.list.eval(
-        pl.element().filter(pl.element() != "").replace_strict(lookup, default=None, return_dtype=pl.String)
+    df = pl.DataFrame({"t": s}).with_columns(t=_clean(pl.col("t")))
+    df = df.with_columns(
+        items=pl.col("t").str.to_lowercase().str.replace_all(r"[,、;；|/\s]+", ",").str.split(",")
+    ).with_columns(
+        mapped=pl.col("items").list.eval(
+            pl.element()
+            .filter(pl.element() != "")
+            .replace_strict(lookup, default=None, return_dtype=pl.String)
+        )
     )
-    bad = mapped.list.eval(pl.element().is_null()).list.any()
-    value = mapped.list.unique().list.sort().list.join(",")
-    reason = pl.when(t.is_not_null() & bad).then(pl.lit("enum.unknown"))
-    return Parsed(pl.when(bad.not_()).then(value), reason.otherwise(pl.lit(None, pl.String)))
+    df = df.with_columns(
+        bad=pl.col("mapped").list.eval(pl.element().is_null()).list.any(),
+        value=pl.col("mapped").list.unique().list.sort().list.join(","),
+        reason=pl.lit(None, pl.String),
+    )
+    df = _reason_when(df, pl.col("t").is_not_null() & pl.col("bad"), "enum.unknown")
+    return _out(df, s.name)
 
 
-def timezone(col: str) -> Parsed:
-    t = clean_text(col)
-    ok = t.is_in(_ZONES)
-    reason = pl.when(t.is_not_null() & ok.not_()).then(pl.lit("timezone.unknown"))
-    return Parsed(pl.when(ok).then(t), reason.otherwise(pl.lit(None, pl.String)))
+def timezone(s: pl.Series) -> Parsed:
+    df = pl.DataFrame({"t": s}).with_columns(t=_clean(pl.col("t")))
+    df = df.with_columns(value=pl.col("t"), reason=pl.lit(None, pl.String))
+    df = _reason_when(df, pl.col("t").is_not_null() & pl.col("t").is_in(_ZONES).not_(), "timezone.unknown")
+    return _out(df, s.name)
 
 
-def ident(col: str) -> Parsed:
+def ident(s: pl.Series) -> Parsed:
     """External ids: trimmed, at most 64 characters, no control characters."""
-    t = clean_text(col)
-    bad = t.str.contains(r"[\x00-\x1f\x7f]") | (t.str.len_chars() > 64)
-    reason = pl.when(t.is_not_null() & bad).then(pl.lit("id.invalid"))
-    return Parsed(pl.when(bad.not_()).then(t), reason.otherwise(pl.lit(None, pl.String)))
+    df = pl.DataFrame({"t": s}).with_columns(t=_clean(pl.col("t")))
+    df = df.with_columns(value=pl.col("t"), reason=pl.lit(None, pl.String))
+    bad = pl.col("t").str.contains(r"[\x00-\x1f\x7f]") | (pl.col("t").str.len_chars() > 64)
+    df = _reason_when(df, pl.col("t").is_not_null() & bad, "id.invalid")
+    return _out(df, s.name)
 
 
-def text(col: str) -> Parsed:
-    t = clean_text(col)
-    bad = t.str.len_chars() > 1000
-    reason = pl.when(t.is_not_null() & bad).then(pl.lit("text.too_long"))
-    return Parsed(pl.when(bad.not_()).then(t), reason.otherwise(pl.lit(None, pl.String)))
+def text(s: pl.Series) -> Parsed:
+    df = pl.DataFrame({"t": s}).with_columns(t=_clean(pl.col("t")))
+    df = df.with_columns(value=pl.col("t"), reason=pl.lit(None, pl.String))
+    df = _reason_when(df, pl.col("t").str.len_chars() > 1000, "text.too_long")
+    return _out(df, s.name)
 
 
 def allowed_values(name: str) -> list[str]:

@@ -16,7 +16,7 @@ import polars as pl
 from recoup.errors import ImportColumnError
 from recoup.portfolio import parse
 from recoup.portfolio.readers import ROW, Mapping, RawTable, apply_mapping
-from recoup.portfolio.spec import ENUMS, MAX_EMERGENCY_CONTACTS, Dataset, Field, Kind, enum_lookup
+from recoup.portfolio.spec import ENUMS, MAX_EMERGENCY_CONTACTS, Dataset, Field, Kind
 
 #: rule id → message template (English / 中文); {allowed} is filled for enums.
 RULES: dict[str, str] = {
@@ -30,6 +30,7 @@ RULES: dict[str, str] = {
     "rate.precision": "finer than a basis point / 精度超过万分之一",
     "rate.too_large": "rate above 1000% / 利率超过1000%",
     "rate.negative": "must not be negative / 不能为负数",
+    "rate.ambiguous": "a bare number must be a fraction below 1: write 18% or 0.18 / 请写成18%或0.18",
     "date.unparseable": "not a date (e.g. 2026-11-24) / 不是日期",
     "date.out_of_range": "date outside 1900–2199 / 日期超出范围",
     "int.unparseable": "not a whole number / 不是整数",
@@ -88,52 +89,49 @@ class Validated:
         return self.frame.filter(~pl.col(ROW).is_in(self.bad_rows.implode()))
 
 
-def _parser(f: Field, ctx: Context, mapping: Mapping) -> parse.Parsed:
+def _parse(f: Field, col: pl.Series, ctx: Context, mapping: Mapping) -> parse.Parsed:
     match f.kind:
         case Kind.AMOUNT:
-            p = parse.amount(f.name, minor_digits=ctx.minor_digits)
-            reason = p.reason
+            p = parse.amount(col, minor_digits=ctx.minor_digits)
             if f.positive:
-                reason = pl.when(reason.is_null() & (p.value <= 0)).then(pl.lit("amount.not_positive"))
-                reason = reason.otherwise(p.reason)
-            elif f.nonneg:
-                reason = pl.when(p.reason.is_null() & (p.value < 0)).then(pl.lit("amount.negative"))
-                reason = reason.otherwise(p.reason)
-            return parse.Parsed(p.value, reason)
+                return _extra_rule(p, p.value <= 0, "amount.not_positive")
+            if f.nonneg:
+                return _extra_rule(p, p.value < 0, "amount.negative")
+            return p
         case Kind.RATE:
-            return parse.rate_bp(f.name)
+            return parse.rate_bp(col)
         case Kind.DATE:
-            return parse.date(f.name)
+            return parse.date(col)
         case Kind.INT:
-            p = parse.integer(f.name)
+            p = parse.integer(col)
             lo = f.min_int if f.min_int is not None else (0 if f.nonneg else None)
-            out = pl.lit(False)
+            out = pl.Series([False] * len(col))
             if lo is not None:
-                out = out | (p.value < lo)
+                out = out | (p.value < lo).fill_null(False)
             if f.max_int is not None:
-                out = out | (p.value > f.max_int)
-            reason = pl.when(p.reason.is_null() & out).then(pl.lit("int.out_of_range")).otherwise(p.reason)
-            return parse.Parsed(p.value, reason)
+                out = out | (p.value > f.max_int).fill_null(False)
+            return _extra_rule(p, out, "int.out_of_range")
         case Kind.BOOL:
-            return parse.boolean(f.name)
+            return parse.boolean(col)
         case Kind.ENUM:
             assert f.enum is not None
-            extra = mapping.values.get(f.enum, {})
-            if extra:
-                t = parse.clean_text(f.name)
-                lookup = {**enum_lookup(f.enum), **{k.lower(): v for k, v in extra.items()}}
-                value = t.str.to_lowercase().replace_strict(lookup, default=None, return_dtype=pl.String)
-                reason = pl.when(t.is_not_null() & value.is_null()).then(pl.lit("enum.unknown"))
-                return parse.Parsed(value, reason.otherwise(pl.lit(None, pl.String)))
-            return parse.enum(f.name, f.enum)
+            return parse.enum(col, f.enum, mapping.values.get(f.enum))
         case Kind.CHANNELS:
-            return parse.channels(f.name)
+            return parse.channels(col)
         case Kind.TIMEZONE:
-            return parse.timezone(f.name)
+            return parse.timezone(col)
         case Kind.ID:
-            return parse.ident(f.name)
+            return parse.ident(col)
         case _:
-            return parse.text(f.name)
+            return parse.text(col)
+
+
+def _extra_rule(p: parse.Parsed, bad: pl.Series, rule: str) -> parse.Parsed:
+    """Add a value rule on top of a parse: ``rule`` where the cell parsed but ``bad`` holds."""
+    hit = p.reason.is_null() & bad.fill_null(False)
+    reason = pl.select(pl.when(hit).then(pl.lit(rule)).otherwise(p.reason)).to_series().rename(p.reason.name)
+    value = pl.select(pl.when(hit).then(None).otherwise(p.value)).to_series().rename(p.value.name)
+    return parse.Parsed(value, reason)
 
 
 def _message(rule: str, f: Field | None, **kw: str) -> str:
@@ -181,12 +179,13 @@ def validate(raw: RawTable, ds: Dataset, mapping: Mapping, ctx: Context) -> Vali
     _missing_columns(raw, ds, mapping)
     src = raw.frame
     present = [f for f in ds.fields if f.name in src.columns]
-    parsed = {f.name: _parser(f, ctx, mapping) for f in present}
+    parsed = {f.name: _parse(f, src.get_column(f.name), ctx, mapping) for f in present}
     typed = src.select(
         pl.col(ROW),
+        *(pl.col(f.name).alias(f"__t_{f.name}") for f in present),
+    ).with_columns(
         *(parsed[f.name].value.cast(f.dtype).alias(f.name) for f in present),
         *(parsed[f.name].reason.alias(f"__r_{f.name}") for f in present),
-        *(pl.col(f.name).alias(f"__t_{f.name}") for f in present),
     )
     missing_optional = [f for f in ds.fields if f.name not in src.columns]
     typed = typed.with_columns(pl.lit(None, f.dtype).alias(f.name) for f in missing_optional)
