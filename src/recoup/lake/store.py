@@ -110,7 +110,7 @@ class Lake:
             return ApplyResult(ds.name, v, data.filter(~pl.col("_deleted")).height, 0, 0)
         on = " AND ".join(f"t.{k} = s.{k}" for k in ds.key)
         content = [c for c in schema if c not in ds.key and c not in {"_as_of", "_source"}]
-        changed = " OR ".join(f"t.{c} IS DISTINCT FROM s.{c}" for c in content)
+        changed = " OR ".join(f"(t.{c} IS DISTINCT FROM s.{c})" for c in content)
         merger = table.merge(data.to_arrow(), on, source_alias="s", target_alias="t", commit_properties=props)
         if not ds.append_only:
             merger = merger.when_matched_update_all(predicate=changed)

@@ -66,7 +66,10 @@ def _sniff_separator(first_line: str) -> str:
 def read_csv_bytes(raw: bytes, path: Path, sha: str) -> RawTable:
     if not raw.strip():
         raise ImportFileError(f"{path.name}: the file is empty", details={"file": str(path)})
-    enc = detect_encoding(raw)
+    try:
+        enc = detect_encoding(raw)
+    except ImportFileError as exc:
+        raise ImportFileError(f"{path.name}: {exc.message}", details={"file": str(path)}) from None
     if enc != "utf-8":
         try:
             raw = raw.decode(enc).encode("utf-8")
