@@ -82,3 +82,21 @@ def test_config_versions_increment_and_dedupe(session: Session) -> None:
     latest = configs.get_latest("buckets", "default", session=session)
     assert latest is not None and latest.payload == {"m1": [1, 29]}
     assert latest.created_at.tzinfo is not None and latest.created_at.utcoffset() == dt.timedelta(0)
+
+
+def test_cli_reports_bad_settings_without_a_traceback(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "RECOUP_DATA_DIR": str(tmp_path), "RECOUP_TIMEZONE": "Mars/Olympus"}
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "recoup"), "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 78
+    assert "RECOUP_TIMEZONE" in proc.stderr and "config.invalid" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -481,3 +481,31 @@ def test_import_flow_on_both_databases(session: Session, lake: Lake, tmp_path: P
     assert entry is not None and set(entry.payload) >= {"file", "sha256", "rows", "dataset"}
     book = book_as_of(dt.date(2026, 11, 20), session=session, lake=lake)
     assert book.frame("installments").get_column("interest_due").sum() == 4500 + 3022 + 1522 + 3000
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('[loan]\n"借据号" = "loan_id"\n', "did you mean [loans]"),
+        ('[loans]\n"借据号" = "loan_number"\n', "not a loans field"),
+        ('[values.product_type]\n"01" = "mortgage"\n', "allowed: installment"),
+        ("[loans\n", "not valid TOML"),
+    ],
+)
+def test_bad_mapping_files_are_explained(tmp_path: Path, text: str, fragment: str) -> None:
+    env = Env(tmp_path)
+    mapping = env.write("mapping.toml", text)
+    loans = env.write("loans.csv", LOANS)
+    proc = env.run("import", "loans", str(loans), "--as-of", "2026-11-20", "--mapping", str(mapping))
+    assert proc.returncode != 0
+    assert fragment in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_lender_codes_in_the_mapping_become_enum_values(tmp_path: Path) -> None:
+    env = Env(tmp_path)
+    mapping = env.write("mapping.toml", '[values.product_type]\n"01" = "cash_loan"\n"02" = "bnpl"\n')
+    env.write("d/borrowers.csv", BORROWERS)
+    env.write("d/loans.csv", LOANS.replace("现金贷", "01").replace(",bnpl,", ",02,"))
+    env.run("import", str(tmp_path / "d"), "--as-of", "2026-11-20", "--mapping", str(mapping), check=True)
+    loans = pl.read_delta(str(env.data / "lake" / "loans")).sort("loan_id")
+    assert loans.get_column("product_type").to_list() == ["cash_loan", "bnpl"]

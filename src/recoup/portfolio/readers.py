@@ -238,6 +238,27 @@ def load_mapping(path: Path | None) -> Mapping:
             columns["*" if section in {"columns", "*"} else section] = {
                 str(k): str(v) for k, v in table.items()
             }
+    from recoup.portfolio.spec import DATASETS, ENUMS
+
+    for section in columns:
+        if section not in {"*", "files", *DATASETS}:
+            close = difflib.get_close_matches(section, list(DATASETS), n=1)
+            hint = f"; did you mean [{close[0]}]?" if close else ""
+            raise ImportFileError(
+                f"{path.name}: unknown section [{section}]; sections are [columns], [files], [values.ENUM] "
+                f"and one per dataset ({', '.join(DATASETS)}){hint}"
+            )
+    for enum_name, pairs in values.items():
+        if enum_name not in ENUMS:
+            raise ImportFileError(
+                f"{path.name}: [values.{enum_name}]: unknown enumeration; one of {', '.join(ENUMS)}"
+            )
+        for raw_value, canonical in pairs.items():
+            if canonical not in ENUMS[enum_name]:
+                raise ImportFileError(
+                    f"{path.name}: [values.{enum_name}] maps {raw_value!r} to {canonical!r}; allowed: "
+                    f"{', '.join(ENUMS[enum_name])}"
+                )
     return Mapping(columns=columns, values=values, source=path.name)
 
 
