@@ -180,7 +180,7 @@ BORROWERS = Dataset(
             "national_id",
             K.TEXT,
             doc="national ID number; stored encrypted, with a keyed hash for lookup",
-            example="110101199003071234",
+            example="110101199003071233",
         ),
         F("birth_date", K.DATE, example="1990-03-07"),
         F("gender", K.TEXT, example="男"),
@@ -216,8 +216,8 @@ CONTACT_POINTS = Dataset(
             example="13812345678",
         ),
         F("role", K.ENUM, True, "self, guarantor or emergency_contact", enum="contact_role", example="self"),
-        F("contact_name", K.TEXT, doc="name of the guarantor or emergency contact", example="李娜"),
-        F("relation", K.TEXT, doc="relation to the borrower", example="配偶"),
+        F("contact_name", K.TEXT, doc="name of the guarantor or emergency contact", example=""),
+        F("relation", K.TEXT, doc="relation to the borrower (guarantors, emergency contacts)", example=""),
         F("consent_channels", K.CHANNELS, doc="channels consented to, comma-separated", example="voice,sms"),
         F("consent_source", K.ENUM, enum="consent_source", example="loan_contract"),
         F("consent_date", K.DATE, example="2025-06-01"),
@@ -270,7 +270,7 @@ INSTALLMENTS = Dataset(
             for p in _MONEY_PARTS
         ),
         *(F(f"{p}_paid", K.AMOUNT, example="0", zero_default=True) for p in _MONEY_PARTS),
-        F("last_paid_date", K.DATE, example="2025-07-01"),
+        F("last_paid_date", K.DATE, example=""),
         DELETED,
     ),
 )

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from recoup.money import RepaymentMethod
+from recoup.money import MAX_RATE_BP, MAX_TERM_MONTHS, RepaymentMethod
 from recoup.portfolio.spec import DATASETS, ENUMS, Kind
 
 __all__ = [
@@ -99,21 +99,57 @@ SURNAMES = (
 )
 _MALE_GIVEN = "伟强磊军洋勇杰涛明超刚平辉鹏华飞鑫波斌宇浩凯健俊帆帅旭宁龙林欢阳建国峰晨博文志海东亮松成荣新"
 _FEMALE_GIVEN = "芳娜敏静丽艳娟霞秀玲燕婷慧莹雪琳晶倩颖洁丹萍红梅琴蕾薇菲露悦欣怡佳月玉兰凤霞珊琪岚"
-_MOBILE_PREFIXES = (
-    "130 131 132 133 134 135 136 137 138 139 150 151 152 153 155 156 157 158 159 166 170 171 173 175 176 "
-    "177 178 180 181 182 183 184 185 186 187 188 189 191 193 195 198 199"
-).split()
+_MOBILE_PREFIXES = tuple(
+    str(p)
+    for p in (*range(130, 140), *range(150, 154), *range(155, 160), 166, 170, 171, 173, *range(175, 190), 191)
+    if p != 174
+)
 _EMAIL_DOMAINS = ("qq.com", "163.com", "126.com", "foxmail.com", "sina.com", "outlook.com")
-_SYLLABLES = (
-    "zhang wang li liu chen yang huang zhao wu zhou xu sun ma zhu hu guo lin he gao luo wei hao jun xin yu "
-    "ting lei fang ming hua jie qiang yan jing hong"
-).split()
-_ROADS = ("人民", "解放", "建设", "中山", "和平", "新华", "长江", "黄河", "文化", "胜利", "学府", "滨江", "光明")
+_SYLLABLE_TEXT = (
+    "zhang wang li liu chen yang huang zhao wu zhou xu sun ma zhu hu guo lin he gao luo wei hao jun xin "
+    "yu ting lei fang ming hua jie qiang yan jing hong"
+)
+_SYLLABLES = tuple(_SYLLABLE_TEXT.split())
+_ROADS = (
+    "人民",
+    "解放",
+    "建设",
+    "中山",
+    "和平",
+    "新华",
+    "长江",
+    "黄河",
+    "文化",
+    "胜利",
+    "学府",
+    "滨江",
+    "光明",
+)
 _DISTRICTS = ("城东区", "城西区", "高新区", "经开区", "新城区", "城南区", "城北区")
-_EMPLOYER_WORDS = ("恒信", "华晟", "瑞丰", "鼎盛", "博远", "新和", "宏达", "安泰", "明德", "启航", "金诚", "立信")
-_EMPLOYER_KINDS = ("科技有限公司", "商贸有限公司", "物流有限公司", "餐饮管理有限公司", "建筑工程有限公司", "电子厂")
+_EMPLOYER_WORDS = (
+    "恒信",
+    "华晟",
+    "瑞丰",
+    "鼎盛",
+    "博远",
+    "新和",
+    "宏达",
+    "安泰",
+    "明德",
+    "启航",
+    "金诚",
+    "立信",
+)
+_EMPLOYER_KINDS = (
+    "科技有限公司",
+    "商贸有限公司",
+    "物流有限公司",
+    "餐饮管理有限公司",
+    "建筑工程有限公司",
+    "电子厂",
+)
 _RELATIONS = ("配偶", "父亲", "母亲", "兄弟", "姐妹", "朋友", "同事", "子女")
-_SAME_SURNAME = {"父亲", "兄弟", "姐妹", "子女"}
+_SAME_SURNAME = ("父亲", "兄弟", "姐妹", "子女")
 _VEHICLES = (
     "大众朗逸",
     "丰田卡罗拉",
@@ -130,7 +166,7 @@ _VEHICLES = (
 _FUNDERS = ("自有资金", "联合贷-城商行", "联合贷-农商行", "信托计划")
 _BUREAUS = ("PBOC", "百行征信")
 
-# product → (share of loans, terms, term weights, methods, method weights, rate bp range, P(delinquent))
+# product → (share of loans, terms, term weights, repayment methods, method weights)
 _PRODUCTS: dict[str, tuple[float, tuple[int, ...], tuple[float, ...], tuple[str, ...], tuple[float, ...]]] = {
     "cash_loan": (
         0.40,
@@ -160,6 +196,15 @@ _RATE_RANGE = {"cash_loan": (1000, 2400), "installment": (700, 1800), "revolving
     "auto": (700, 1200),
 }
 _DELINQUENCY = {"cash_loan": 0.16, "installment": 0.08, "revolving_card": 0.10, "bnpl": 0.14, "auto": 0.05}
+#: Days-past-due targets of late loans: (from, to, share).
+_DPD_BUCKETS = (
+    (1, 30, 0.40),
+    (31, 60, 0.17),
+    (61, 90, 0.10),
+    (91, 180, 0.15),
+    (181, 360, 0.10),
+    (361, 720, 0.08),
+)
 _CODE_PREFIX = {"cash_loan": "CASH", "installment": "INST", "revolving_card": "CARD", "bnpl": "BNPL"}
 _PAYMENT_CHANNELS = ("withholding", "alipay", "wechat_pay", "bank_transfer", "unionpay", "portal")
 _PAYMENT_SHARES = (0.55, 0.15, 0.12, 0.08, 0.05, 0.05)
@@ -265,8 +310,9 @@ _EQ_INST = _METHOD_CODES["equal_installment"]
 _EQ_PRIN = _METHOD_CODES["equal_principal"]
 _BULLET = _METHOD_CODES["bullet"]
 _RATE_DEN = 120_000  # monthly rate = bp / (12 × 10 000)
-#: Above this principal (in minor units) the int64 arithmetic of :func:`schedules` could overflow.
-MAX_SCHEDULE_PRINCIPAL = 10**11
+#: Largest principal (minor units) :func:`schedules` takes: with rates ≤ MAX_RATE_BP and terms ≤
+#: MAX_TERM_MONTHS its int64 arithmetic (2 × principal × bp × term at most) cannot overflow.
+MAX_SCHEDULE_PRINCIPAL = 10**10
 
 
 @lru_cache(maxsize=65_536)
@@ -306,12 +352,15 @@ def schedules(
 
     Returns one row per installment: ``loan`` (the position of the loan in the inputs), ``seq``,
     ``due_date``, ``principal`` and ``interest`` (Int64 minor units), sorted by loan and seq. The
-    first due date is one month after disbursement. Principals must be at most 10^11 minor units.
+    first due date is one month after disbursement. Principals must be at most 10^10 minor units.
     """
     p = np.asarray(principal, dtype=np.int64)
     bp = np.asarray(annual_rate_bp, dtype=np.int64)
     term = np.asarray(term_months, dtype=np.int64)
-    code = np.array([_METHOD_CODES[str(m)] for m in methods], dtype=np.int64)
+    try:
+        code = np.array([_METHOD_CODES[str(m)] for m in methods], dtype=np.int64)
+    except KeyError as exc:
+        raise ValueError(f"unknown repayment method {exc.args[0]!r}") from None
     start = np.asarray(disbursed, dtype="datetime64[D]")
     n = p.shape[0]
     if n == 0:
@@ -324,8 +373,12 @@ def schedules(
                 "interest": pl.Int64,
             }
         )
-    if p.min() <= 0 or p.max() > MAX_SCHEDULE_PRINCIPAL or bp.min() < 0 or term.min() < 1:
-        raise ValueError("principal must be 1..1e11 minor units, rate ≥ 0 and term ≥ 1")
+    if not (p.shape == bp.shape == term.shape == code.shape == start.shape):
+        raise ValueError("principal, rate, term, method and disbursement need one value per loan")
+    if p.min() <= 0 or p.max() > MAX_SCHEDULE_PRINCIPAL:
+        raise ValueError(f"principal must be 1..{MAX_SCHEDULE_PRINCIPAL} minor units")
+    if bp.min() < 0 or bp.max() > MAX_RATE_BP or term.min() < 1 or term.max() > MAX_TERM_MONTHS:
+        raise ValueError(f"rate must be 0..{MAX_RATE_BP} bp and term 1..{MAX_TERM_MONTHS} months")
     count = np.where(code == _BULLET, 1, term)
     width = int(count.max())
     level = np.zeros(n, dtype=np.int64)
@@ -340,8 +393,12 @@ def schedules(
     interests = np.zeros((n, width), dtype=np.int64)
     for k in range(width):
         active = k < count
-        interest = np.where(code == _BULLET, bullet_interest, (2 * remaining * bp + _RATE_DEN) // (2 * _RATE_DEN))
-        part = np.where(code == _EQ_INST, np.minimum(level - interest, remaining), np.minimum(level, remaining))
+        interest = np.where(
+            code == _BULLET, bullet_interest, (2 * remaining * bp + _RATE_DEN) // (2 * _RATE_DEN)
+        )
+        part = np.where(
+            code == _EQ_INST, np.minimum(level - interest, remaining), np.minimum(level, remaining)
+        )
         part = np.where(k == count - 1, remaining, part)
         part = np.where(active, part, 0)
         remaining = remaining - part
@@ -373,7 +430,9 @@ def id_check_digit(first17: str) -> str:
     return "10X98765432"[total % 11]
 
 
-def _national_ids(area: Ints, birth: Days, male: npt.NDArray[np.bool_], rng: np.random.Generator) -> list[str]:
+def _national_ids(
+    area: Ints, birth: Days, male: npt.NDArray[np.bool_], rng: np.random.Generator
+) -> list[str]:
     ymd = pl.Series(birth).cast(pl.Date).dt.strftime("%Y%m%d").cast(pl.Int64).to_numpy()
     order = rng.integers(0, 500, area.shape[0]) * 2 + np.where(male, 1, 0)  # odd for men, even for women
     body = area * 10**11 + ymd * 10**3 + order
@@ -388,14 +447,12 @@ def _pick(rng: np.random.Generator, options: str | Sequence[str], n: int) -> npt
     return np.array(list(options))[rng.integers(0, len(options), n)]
 
 
-def _names(
-    rng: np.random.Generator, male: npt.NDArray[np.bool_], surnames: npt.NDArray[np.str_] | None = None
-) -> npt.NDArray[np.str_]:
+def _names(rng: np.random.Generator, male: npt.NDArray[np.bool_]) -> npt.NDArray[np.str_]:
+    """Surname + one or two given-name characters matching the gender."""
     n = male.shape[0]
     # Common surnames are much more frequent: weight by rank.
     weights = 1.0 / np.arange(1, len(SURNAMES) + 1) ** 0.6
-    drawn = np.array(list(SURNAMES))[rng.choice(len(SURNAMES), n, p=weights / weights.sum())]
-    sur = drawn if surnames is None else surnames
+    sur = np.array(list(SURNAMES))[rng.choice(len(SURNAMES), n, p=weights / weights.sum())]
     first = np.where(male, _pick(rng, _MALE_GIVEN, n), _pick(rng, _FEMALE_GIVEN, n))
     second = np.where(male, _pick(rng, _MALE_GIVEN, n), _pick(rng, _FEMALE_GIVEN, n))
     given = np.where(rng.random(n) < 0.3, first, np.char.add(first, second))
@@ -492,6 +549,7 @@ class _Loans:
             "auto": (110_000, 50_000, 250_000, 10_000),
         }.items():
             idx = np.flatnonzero(self.kind == kind)
+            # A float only shapes the random draw; from here on the amount is integer fen.
             yuan = np.clip(np.exp(rng.normal(np.log(median), 0.6, idx.size)), lo, hi)
             fen = (yuan * 100).astype(np.int64)
             self.principal[idx] = np.maximum(fen // unit * unit, lo * 100)
@@ -503,7 +561,9 @@ class _Loans:
 
         # About 1.25 loans per borrower; borrower numbers follow the date of their first loan.
         self.n_borrowers = max(1, round(n * 0.8))
-        owner = np.concatenate([np.arange(self.n_borrowers), rng.integers(0, self.n_borrowers, n - self.n_borrowers)])
+        owner = np.concatenate(
+            [np.arange(self.n_borrowers), rng.integers(0, self.n_borrowers, n - self.n_borrowers)]
+        )
         rng.shuffle(owner)
         _unique, first = np.unique(owner, return_index=True)
         rank = np.empty(self.n_borrowers, dtype=np.int64)
@@ -523,18 +583,28 @@ def _repayments(rng: np.random.Generator, loans: _Loans, today: np.datetime64) -
     i_due = sched.get_column("interest").to_numpy()
     n_due = np.bincount(loan, weights=(due <= today), minlength=n).astype(np.int64)
 
-    # A minority of loans stopped paying some installments ago (a few never paid at all); a third of
-    # those paid part of the oldest unpaid installment (its interest and some of its principal).
+    # A minority of loans stopped paying at some point: each draws a target of days past due (most
+    # recent, a tail of old ones), pays every installment older than that and none since. A loan
+    # whose every due installment is older than its target mostly stays current (it would only pile
+    # up the tail); the rest miss their last one. A third of the late loans paid part of the oldest
+    # unpaid installment (its interest and some of its principal).
+    days_over = (today - due).astype(np.int64)
     late = (n_due > 0) & (rng.random(n) < loans.p_late)
-    missed = np.minimum(rng.geometric(0.45, n), n_due)
-    missed = np.where(late & (rng.random(n) < 0.08), n_due, missed)
-    paid_n = np.where(late, n_due - missed, n_due)
+    bucket = rng.choice(len(_DPD_BUCKETS), n, p=[b[2] for b in _DPD_BUCKETS])
+    target = rng.integers(
+        np.array([b[0] for b in _DPD_BUCKETS])[bucket], np.array([b[1] for b in _DPD_BUCKETS])[bucket] + 1
+    )
+    older = np.bincount(loan, weights=(days_over > target[loan]), minlength=n).astype(np.int64)
+    stale = older >= n_due
+    late &= ~(stale & (rng.random(n) < 0.7))
+    paid_n = np.where(late, np.minimum(older, n_due - 1), n_due)
     partial = late & (rng.random(n) < 0.3)
     full_row = seq <= paid_n[loan]
     part_row = (seq == paid_n[loan] + 1) & partial[loan]
-    p_paid = np.where(full_row, p_due, np.where(part_row, p_due * rng.integers(100, 900, seq.size) // 1000, 0))
+    p_paid = np.where(
+        full_row, p_due, np.where(part_row, p_due * rng.integers(100, 900, seq.size) // 1000, 0)
+    )
     i_paid = np.where(full_row | part_row, i_due, 0)
-    days_over = (today - due).astype(np.int64)
     unpaid = p_due - p_paid + i_due - i_paid
     penalty = np.where(~full_row & (days_over > 0), unpaid * PENALTY_BP_PER_DAY * days_over // 10_000, 0)
 
@@ -565,7 +635,11 @@ def _repayments(rng: np.random.Generator, loans: _Loans, today: np.datetime64) -
             "__paid": paid_any,
         }
     ).with_columns(
-        pl.when(pl.col("__paid")).then(pl.col("last_paid_date")).cum_max().over("loan").alias("last_paid_date")
+        pl.when(pl.col("__paid"))
+        .then(pl.col("last_paid_date"))
+        .cum_max()
+        .over("loan")
+        .alias("last_paid_date")
     )
     inst = inst.with_columns(pl.when(pl.col("__paid")).then(pl.col("last_paid_date")).alias("last_paid_date"))
 
@@ -615,7 +689,9 @@ def generate(n_loans: int, *, as_of: dt.date, seed: int = 0) -> dict[str, pl.Dat
             "status": [str(s) for s in status],
             "funding_partner": pl.Series(
                 np.where(
-                    (ln.product == "cash_loan") & (rng.random(n_loans) < 0.6), _pick(rng, _FUNDERS, n_loans), ""
+                    (ln.product == "cash_loan") & (rng.random(n_loans) < 0.6),
+                    _pick(rng, _FUNDERS, n_loans),
+                    "",
                 ).tolist()
             ),
         }
@@ -629,9 +705,10 @@ def generate(n_loans: int, *, as_of: dt.date, seed: int = 0) -> dict[str, pl.Dat
         pl.when(pl.col("funding_partner") != "").then(pl.col("funding_partner")).alias("funding_partner"),
     )
     loan_ids = loans.select("loan", "loan_id")
+    borrowers = _borrowers(rng, ln, today)
     frames = {
-        "borrowers": _borrowers(rng, ln, today),
-        "contact_points": _contact_points(rng, ln),
+        "borrowers": borrowers,
+        "contact_points": _contact_points(rng, ln, borrowers),
         "loans": loans,
         "installments": inst.join(loan_ids, on="loan").sort("loan", "seq"),
         "payments": _payments(rng, inst).join(loan_ids, on="loan"),
@@ -651,9 +728,12 @@ def _borrowers(rng: np.random.Generator, ln: _Loans, today: np.datetime64) -> pl
     birth = today - rng.integers(20 * 365 + 5, 58 * 365, n).astype("timedelta64[D]")
     area = np.array([c[2] for c in CITIES], dtype=np.int64)[city]
     tier = tiers[city]
-    income = np.clip(np.exp(rng.normal(np.log(9_000) - 0.12 * (tier - 1), 0.5, n)), 2_500, 80_000)
+    # Monthly income in whole hundreds of yuan, lower in smaller cities (the float only shapes the draw).
+    income_hundreds = np.clip(np.exp(rng.normal(np.log(90) - 0.12 * (tier - 1), 0.5, n)), 25, 800)
     ctype = _choice(rng, ("individual", "sole_proprietor"), n, (0.94, 0.06))
-    company = np.char.add(np.char.add(city_name, _pick(rng, _EMPLOYER_WORDS, n)), _pick(rng, _EMPLOYER_KINDS, n))
+    company = np.char.add(
+        np.char.add(city_name, _pick(rng, _EMPLOYER_WORDS, n)), _pick(rng, _EMPLOYER_KINDS, n)
+    )
     employer = np.where(ctype == "sole_proprietor", np.char.add(city_name, "个体经营"), company)
     return pl.DataFrame(
         {
@@ -667,7 +747,7 @@ def _borrowers(rng: np.random.Generator, ln: _Loans, today: np.datetime64) -> pl
             "locale": np.where(rng.random(n) < 0.99, "zh_CN", "en").tolist(),
             "city": city_name.tolist(),
             "city_tier": tier,
-            "monthly_income": (income // 100 * 10_000).astype(np.int64),
+            "monthly_income": income_hundreds.astype(np.int64) * 10_000,
             "__has_income": rng.random(n) < 0.9,
             "employer": employer.tolist(),
             "__has_employer": rng.random(n) < 0.8,
@@ -679,7 +759,7 @@ def _borrowers(rng: np.random.Generator, ln: _Loans, today: np.datetime64) -> pl
     )
 
 
-def _contact_points(rng: np.random.Generator, ln: _Loans) -> pl.DataFrame:
+def _contact_points(rng: np.random.Generator, ln: _Loans, borrowers: pl.DataFrame) -> pl.DataFrame:
     """Each borrower's own mobile, an optional email and address, and 0–2 emergency contacts."""
     n = ln.n_borrowers
     who = np.arange(n, dtype=np.int64)
@@ -712,7 +792,9 @@ def _contact_points(rng: np.random.Generator, ln: _Loans) -> pl.DataFrame:
     n_em = _choice(rng, (0, 1, 2), n, (0.2, 0.4, 0.4)).astype(np.int64)  # never more than two
     em_who = np.repeat(who, n_em)
     relation = _pick(rng, _RELATIONS, em_who.size)
-    own_male = rng.random(n) < 0.5  # only used to pick a spouse's gender
+    own_male = (borrowers.get_column("gender") == "男").to_numpy()
+    # Parents, siblings and children share the borrower's surname (single-character surnames only).
+    own_surname = borrowers.get_column("name").str.slice(0, 1).to_numpy().astype(str)
     em_male = np.where(
         np.isin(relation, ["父亲", "兄弟"]),
         True,
@@ -723,11 +805,25 @@ def _contact_points(rng: np.random.Generator, ln: _Loans) -> pl.DataFrame:
         ),
     )
     em_name = _names(rng, em_male)
+    same = np.isin(relation, _SAME_SURNAME)
+    em_name = np.where(
+        same,
+        np.char.add(own_surname[em_who], pl.Series(em_name).str.slice(1).to_numpy().astype(str)),
+        em_name,
+    )
     parts = [
         _cp(who, 0, "phone", _mobiles(rng, n), "self", "voice,sms", rng.random(n) >= 0.03),
         _cp(who[has_email], 1, "email", email[has_email].tolist(), "self", "email"),
         _cp(who[has_addr], 2, "address", address[has_addr].tolist(), "self", "letter,visit"),
-        _cp(em_who, 3, "phone", _mobiles(rng, em_who.size), "emergency_contact", "voice", rng.random(em_who.size) >= 0.08)
+        _cp(
+            em_who,
+            3,
+            "phone",
+            _mobiles(rng, em_who.size),
+            "emergency_contact",
+            "voice",
+            rng.random(em_who.size) >= 0.08,
+        )
         .with_columns(pl.Series("contact_name", em_name.tolist(), dtype=pl.String))
         .with_columns(pl.Series("relation", relation.tolist(), dtype=pl.String)),
     ]
@@ -769,9 +865,9 @@ def _payments(rng: np.random.Generator, inst: pl.DataFrame) -> pl.DataFrame:
         "loan",
         "seq",
         pl.col("last_paid_date").alias("received_date"),
-        (pl.col("principal_paid") + pl.col("interest_paid") + pl.col("fee_paid") + pl.col("penalty_paid")).alias(
-            "amount"
-        ),
+        (
+            pl.col("principal_paid") + pl.col("interest_paid") + pl.col("fee_paid") + pl.col("penalty_paid")
+        ).alias("amount"),
     )
     paid = paid.filter(pl.col("amount") > 0).sort("received_date", "loan", "seq")
     n = paid.height
@@ -797,7 +893,9 @@ def _collateral(rng: np.random.Generator, ln: _Loans) -> pl.DataFrame:
         {
             "loan": idx.astype(np.int64),
             "type": ["vehicle"] * n,
-            "description": (year.cast(pl.String) + "款 " + pl.Series(_pick(rng, _VEHICLES, n), dtype=pl.String)),
+            "description": (
+                year.cast(pl.String) + "款 " + pl.Series(_pick(rng, _VEHICLES, n), dtype=pl.String)
+            ),
             "valuation": value.astype(np.int64),
             "valuation_date": _dates(when),
         },
@@ -805,7 +903,9 @@ def _collateral(rng: np.random.Generator, ln: _Loans) -> pl.DataFrame:
     ).with_columns(_id("G", pl.int_range(0, n, dtype=pl.Int64), 7).alias("collateral_id"))
 
 
-def _bureau(rng: np.random.Generator, ln: _Loans, today: np.datetime64, late: npt.NDArray[np.bool_]) -> pl.DataFrame:
+def _bureau(
+    rng: np.random.Generator, ln: _Loans, today: np.datetime64, late: npt.NDArray[np.bool_]
+) -> pl.DataFrame:
     """A credit-bureau refresh for about a third of the borrowers (most of those in arrears)."""
     n = ln.n_borrowers
     pick = np.flatnonzero(rng.random(n) < np.where(late, 0.7, 0.3))
@@ -831,7 +931,13 @@ def _bureau(rng: np.random.Generator, ln: _Loans, today: np.datetime64, late: np
 
 # --------------------------------------------------------------------------------------------- writing
 
-_CODECS = {"utf-8": "utf-8", "utf8": "utf-8", "utf-8-sig": "utf-8-sig", "gbk": "gb18030", "gb18030": "gb18030"}
+_CODECS = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "utf-8-sig": "utf-8-sig",
+    "gbk": "gb18030",
+    "gb18030": "gb18030",
+}
 
 
 def _zh(enum: str, canonical: str) -> str:
@@ -873,9 +979,13 @@ def mapping_toml(datasets: Sequence[str] | None = None) -> str:
 
 
 def write_extract(
-    frames: dict[str, pl.DataFrame], directory: str | Path, *, chinese_headers: bool = False, encoding: str = "utf-8"
+    frames: dict[str, pl.DataFrame],
+    directory: str | Path,
+    *,
+    chinese_headers: bool = False,
+    encoding: str = "utf-8",
 ) -> Path:
-    """Write ``frames`` as a day's directory: one CSV per dataset; returns the directory.
+    """Write ``frames`` as a day's directory: one CSV per non-empty dataset; returns the directory.
 
     ``chinese_headers`` writes the Chinese headers (:data:`CHINESE_HEADERS`), enum values and booleans
     a Chinese lender sends, under the Chinese file names (``借据.csv``), with a matching
@@ -889,10 +999,14 @@ def write_extract(
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in frames.items():
         ds = DATASETS[name]
+        if frame.height == 0:
+            continue  # nothing to send (the importer refuses a file with a header but no rows)
         if chinese_headers:
             frame = _chinese_cells(name, frame).rename(CHINESE_HEADERS[name], strict=False)
         path = out / f"{ds.title_zh if chinese_headers else name}.csv"
         path.write_bytes(frame.write_csv().encode(codec))
     if chinese_headers:
-        (out / "mapping.toml").write_text(mapping_toml([n for n in DATASETS if n in frames]), encoding="utf-8")
+        (out / "mapping.toml").write_text(
+            mapping_toml([n for n in DATASETS if n in frames]), encoding="utf-8"
+        )
     return out
