@@ -509,3 +509,70 @@ def test_lender_codes_in_the_mapping_become_enum_values(tmp_path: Path) -> None:
     env.run("import", str(tmp_path / "d"), "--as-of", "2026-11-20", "--mapping", str(mapping), check=True)
     loans = pl.read_delta(str(env.data / "lake" / "loans")).sort("loan_id")
     assert loans.get_column("product_type").to_list() == ["cash_loan", "bnpl"]
+
+
+def test_xlsx_and_parquet_extracts(tmp_path: Path) -> None:
+    """XLSX cells arrive typed (dates, floats, ints) and Parquet columns typed; both import exactly."""
+    from openpyxl import Workbook
+
+    env = Env(tmp_path)
+    env.write("d/borrowers.csv", BORROWERS)
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(
+        [
+            "借据号",
+            "客户号",
+            "产品代码",
+            "产品类型",
+            "还款方式",
+            "放款金额",
+            "年化利率",
+            "期数",
+            "放款日期",
+            "借据状态",
+        ]
+    )
+    ws.append(["L1", "C1", "CASH3", "现金贷", "等额本息", 3000.1, "18%", 3, dt.datetime(2026, 8, 1), "正常"])
+    ws.append([])  # a blank line in the middle is skipped, row numbers stay the sheet's own
+    ws.append(["L2", "C2", "BNPL3", "bnpl", "bullet", 500, 0.24, 3.0, 46249, "active"])
+    wb.save(tmp_path / "d" / "loans.xlsx")
+    headers = {
+        "借据号": "loan_id",
+        "客户号": "borrower_id",
+        "产品代码": "product_code",
+        "产品类型": "product_type",
+        "还款方式": "repayment_method",
+        "放款金额": "principal",
+        "年化利率": "annual_rate",
+        "期数": "term_months",
+        "放款日期": "disbursement_date",
+        "借据状态": "status",
+    }
+    mapping = env.write("mapping.toml", "[loans]\n" + "".join(f'"{k}" = "{v}"\n' for k, v in headers.items()))
+    pl.DataFrame(
+        {
+            "loan_id": ["L1", "L2"],
+            "seq": [1, 1],
+            "due_date": [dt.date(2026, 9, 1), dt.date(2026, 11, 15)],
+            "principal_due": ["1000.10", "500"],
+            "interest_due": [45.0, 30.5],
+        }
+    ).write_parquet(tmp_path / "d" / "installments.parquet")
+    env.run("import", str(tmp_path / "d"), "--as-of", "2026-11-20", "--mapping", str(mapping), check=True)
+    loans = pl.read_delta(str(env.data / "lake" / "loans")).sort("loan_id")
+    assert loans.get_column("principal").to_list() == [300010, 50000]
+    assert loans.get_column("annual_rate_bp").to_list() == [1800, 2400]
+    # 46249 is Excel's serial number for 2026-08-15.
+    assert loans.get_column("disbursement_date").to_list() == [dt.date(2026, 8, 1), dt.date(2026, 8, 15)]
+    inst = pl.read_delta(str(env.data / "lake" / "installments")).sort("loan_id")
+    assert inst.get_column("principal_due").to_list() == [100010, 50000]
+    assert inst.get_column("interest_due").to_list() == [4500, 3050]
+    # A bad XLSX cell is reported at its sheet row.
+    ws.cell(row=4, column=6, value="five hundred")
+    wb.save(tmp_path / "bad.xlsx")
+    proc = env.run(
+        "import", "loans", str(tmp_path / "bad.xlsx"), "--as-of", "2026-11-21", "--mapping", str(mapping)
+    )
+    assert proc.returncode != 0 and "row 4, column '放款金额', value 'five hundred'" in proc.stderr
