@@ -115,33 +115,22 @@ def register(app: typer.Typer) -> None:
         upgrade(get_engine(settings))
         lake = get_lake(settings)
         with session_scope() as session, progress_reporter("import") as prog:
+            common = {
+                "as_of": d,
+                "settings": settings,
+                "lake": lake,
+                "session": session,
+                "mapping": mapping,
+                "full": full,
+                "accept_partial": accept_partial,
+                "progress": prog,
+            }
             if file is None:
                 path = Path(target)
                 if not path.is_dir():
                     hint = " (give DATASET FILE, or a directory)" if target in DATASETS else ""
                     raise ImportFileError(f"{target}: not a directory{hint}")
-                out = import_dir(
-                    path,
-                    as_of=d,
-                    settings=settings,
-                    lake=lake,
-                    session=session,
-                    mapping=mapping,
-                    full=full,
-                    accept_partial=accept_partial,
-                    progress=prog,
-                )
+                out = import_dir(path, **common)  # type: ignore[arg-type]
             else:
-                out = import_file(
-                    target,
-                    file,
-                    as_of=d,
-                    settings=settings,
-                    lake=lake,
-                    session=session,
-                    mapping=mapping,
-                    full=full,
-                    accept_partial=accept_partial,
-                    progress=prog,
-                )
+                out = import_file(target, file, **common)  # type: ignore[arg-type]
         print_outcome(out)

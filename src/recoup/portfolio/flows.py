@@ -134,32 +134,23 @@ class Importer:
         self._batch: dict[str, pl.DataFrame] = {}  # dataset → good typed rows of this run
 
     # -- context for cross-file rules -------------------------------------------------------
-    def _keys(self, name: str) -> pl.DataFrame:
+    def _rows(self, name: str, columns: list[str]) -> pl.DataFrame:
+        """Live rows of ``name`` as this run will leave them: the lake's, overlaid with the good rows
+        of files already prepared in this run (a day's loans are parents of its installments)."""
         ds = DATASETS[name]
-        k = ds.key[0]
-        schema = lake_schema(ds)
-        cur = self.lake.current(name, [k], schema)
+        cur = self.lake.current(name, columns, lake_schema(ds))
         batch = self._batch.get(name)
-        if batch is not None:
-            live = batch.filter(~pl.col("deleted")) if "deleted" in batch.columns else batch
-            gone = batch.filter(pl.col("deleted")) if "deleted" in batch.columns else batch.head(0)
-            cur = pl.concat([cur.filter(~pl.col(k).is_in(gone.get_column(k).implode())), live.select(k)])
-        return cur.unique()
+        if batch is None:
+            return cur
+        key = list(ds.key)
+        live = batch.filter(~pl.col("deleted")) if "deleted" in batch.columns else batch
+        return pl.concat([cur.join(batch.select(key), on=key, how="anti"), live.select(columns)])
+
+    def _keys(self, name: str) -> pl.DataFrame:
+        return self._rows(name, [DATASETS[name].key[0]]).unique()
 
     def _current(self, name: str, columns: list[str]) -> pl.DataFrame:
         return self.lake.current(name, columns, lake_schema(DATASETS[name]))
-
-    def _loan_dates(self) -> pl.DataFrame:
-        cur = self._current("loans", ["loan_id", "disbursement_date"])
-        batch = self._batch.get("loans")
-        if batch is not None:
-            cur = pl.concat(
-                [
-                    cur.filter(~pl.col("loan_id").is_in(batch.get_column("loan_id").implode())),
-                    batch.select("loan_id", "disbursement_date"),
-                ]
-            )
-        return cur
 
     def context(self) -> Context:
         return Context(
@@ -167,7 +158,7 @@ class Importer:
             currency=self.settings.currency,
             parent_keys=self._keys,
             current_rows=self._current,
-            loan_dates=self._loan_dates(),
+            loan_dates=lambda: self._rows("loans", ["loan_id", "disbursement_date"]),
         )
 
     # -- the steps ----------------------------------------------------------------------------
@@ -180,11 +171,11 @@ class Importer:
                 details={"as_of": as_of.isoformat(), "last": last.as_of.isoformat()},
             )
 
-    def _already_in_manifest(self, sha: str) -> bool:
+    def _manifest_shas(self) -> set[str]:
+        """Hashes of every file a manifest row already records."""
         from sqlalchemy import select
 
-        rows = self.session.scalars(select(LakeImport.files)).all()
-        return any(f.get("sha256") == sha for files in rows for f in files)
+        return {f.get("sha256") for files in self.session.scalars(select(LakeImport.files)) for f in files}
 
     def prepare(
         self, name: str, path: Path, mapping: Mapping, *, accept_partial: bool
@@ -241,7 +232,7 @@ class Importer:
                     ds, lake_rows, as_of=as_of, source=outcome.path.name, sha256=outcome.sha256, full=full
                 )
             result.files.append(outcome)
-        if all(o.skipped and self._already_in_manifest(o.sha256) for o in result.files):
+        if all(o.skipped for o in result.files) and {o.sha256 for o in result.files} <= self._manifest_shas():
             result.noop = True
             return result
         self._record(result, kind=kind)

@@ -71,7 +71,7 @@ class Context:
     parent_keys: Callable[[str], pl.DataFrame] | None = None
     #: dataset → frame of current rows (used for append-only and per-borrower counts)
     current_rows: Callable[[str, list[str]], pl.DataFrame] | None = None
-    loan_dates: pl.DataFrame | None = None  # loan_id, disbursement_date
+    loan_dates: Callable[[], pl.DataFrame] | None = None  # → loan_id, disbursement_date
 
 
 @dataclass
@@ -288,7 +288,7 @@ def _cross_rules(ds: Dataset, t: pl.DataFrame, ctx: Context, add: Add) -> None:
                 ),
             )
         if ctx.loan_dates is not None:
-            joined = t.join(ctx.loan_dates, on="loan_id", how="left")
+            joined = t.join(ctx.loan_dates(), on="loan_id", how="left")
             bad = joined.filter(pl.col("due_date") < pl.col("disbursement_date")).get_column(ROW)
             add(pl.col(ROW).is_in(bad.implode()), "due_date", "date.before_disbursement")
     if ds.name == "loans":
