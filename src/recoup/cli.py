@@ -55,6 +55,13 @@ def _mount() -> None:
 
 def main() -> None:
     """Entry point: run the app, turning RecoupError into a message and an exit status."""
+    import logging
+
+    from recoup.pii import install_log_filter
+
+    # Phone and ID numbers never reach a log, whatever a library logs.
+    logging.basicConfig(level=logging.WARNING)
+    install_log_filter()
     _mount()
     try:
         app()
