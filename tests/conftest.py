@@ -109,3 +109,17 @@ def session(engine: Engine) -> Iterator[Session]:
         sess.close()
         trans.rollback()
         conn.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def own_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated database of the test's own (for code that commits: the cycle, CLI flows)."""
+    if request.param == "pg":
+        with _fresh_pg(PG_URL) as eng:
+            migrate.upgrade(eng)
+            yield eng
+        return
+    eng = make_engine(f"sqlite:///{tmp_path / 'own.db'}")
+    migrate.upgrade(eng)
+    yield eng
+    eng.dispose()

@@ -11,6 +11,7 @@ GROUPS: tuple[tuple[str, str, str | None], ...] = (
     ("recoup.portfolio.cli", "register", None),
     ("recoup.ledger.cli", "app", "ledger"),
     ("recoup.auth.cli", "app", "user"),
+    ("recoup.cycle.cli", "app", "cycle"),
     ("recoup.demo", "register", None),
 )
 

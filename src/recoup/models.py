@@ -13,6 +13,8 @@ MODEL_MODULES = (
     "recoup.auth.models",
     "recoup.portfolio.models",
     "recoup.ledger.models",
+    "recoup.cases.models",
+    "recoup.cycle.models",
 )
 
 for _name in MODEL_MODULES:

@@ -72,6 +72,7 @@ class CollectionAccount(Base):
     loan_status: Mapped[str] = mapped_column(String(20))
     funding_partner: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(20), default="open")  # open / closed (in collections)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("collection_case.id"), index=True)
     opened_on: Mapped[dt.date] = mapped_column(Date)
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
     as_of: Mapped[dt.date] = mapped_column(Date)  # the extract date of the mirrored state

@@ -66,10 +66,12 @@ def _by_ext(session: Session, model: Any, ids: list[str]) -> dict[str, Any]:
 
 
 def do_sync_accounts(positions: pl.DataFrame, book: Book, *, session: Session) -> int:
-    """Upsert every loan of ``positions`` with days past due > 0 as an open account in collections,
+    """Upsert every loan of ``positions`` in collections (``in_collections``, else days past due > 0)
+    as an open account in collections,
     with its borrower, contact points, schedule and payments; close accounts that have cured.
     Returns the number of open accounts."""
-    delinquent = positions.filter(pl.col("dpd") > 0)
+    in_collections = pl.col("in_collections") if "in_collections" in positions.columns else pl.col("dpd") > 0
+    delinquent = positions.filter(in_collections)
     loan_ids = delinquent.get_column("loan_id").to_list()
     borrower_ids = delinquent.get_column("borrower_id").unique().to_list()
     borrowers = book.scan("borrowers").filter(pl.col("borrower_id").is_in(borrower_ids)).collect()

@@ -1,0 +1,1 @@
+"""Cases: one borrower, one case, holding all their accounts in collections."""

@@ -1,0 +1,1 @@
+"""Delinquency: days past due, overdue amounts, buckets, the five-category class, transitions."""
