@@ -505,12 +505,13 @@ def interval_tables(draw: st.DrawFn) -> tuple[dict[str, Any], list[tuple[int | N
     intervals = [(lo, hi, f"r{i}") for i, (lo, hi) in enumerate(bounds)]
     rows = []
     for lo, hi, rid in draw(st.permutations(intervals)):
-        if lo is None and hi is None:
-            cond: dict[str, Any] = {}
+        cond: dict[str, Any]
+        if hi is None:
+            cond = (
+                {} if lo is None else {"dpd": {"ge": lo}} if draw(st.booleans()) else {"dpd": {"gt": lo - 1}}
+            )
         elif lo is None:
             cond = {"dpd": {"le": hi}} if draw(st.booleans()) else {"dpd": {"lt": hi + 1}}
-        elif hi is None:
-            cond = {"dpd": {"ge": lo}} if draw(st.booleans()) else {"dpd": {"gt": lo - 1}}
         elif draw(st.booleans()):
             cond = {"dpd": {"between": [lo, hi]}}
         else:

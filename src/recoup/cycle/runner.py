@@ -8,7 +8,9 @@ Steps:
    into the lake. None of those tables exist yet (later issues add them); the step records 0 rows.
 1. ``delinquency`` — the delinquency kernel over the book as of D and the previous day's
    ``account_daily``; D's partition of ``account_daily`` is replaced in one commit.
-2. ``intake`` — accounts in collections are mirrored into the DB; one case per borrower opens,
+2. ``features`` — scoring features per loan (``recoup.scoring.features``), D's partition of
+   ``features`` replaced in one commit.
+3. ``intake`` — accounts in collections are mirrored into the DB; one case per borrower opens,
    is graded, or closes with its reason.
 """
 
@@ -30,8 +32,9 @@ from recoup.db import session_scope, utcnow
 from recoup.delinquency.kernel import DelinquencyParams, delinquency
 from recoup.lake import Lake, book_as_of
 from recoup.lake.store import Outputs
+from recoup.scoring.features import FEATURES, features
 
-STEPS = ("facts", "delinquency", "intake")
+STEPS = ("facts", "delinquency", "features", "intake")
 Progress = Callable[[str], None]
 
 
@@ -134,6 +137,18 @@ class Cycle:
             daily.height,
             f"{in_coll} in collections; account_daily version {version}; book {book.manifest_as_of}",
         )
+
+    def step_features(self, as_of: dt.date) -> tuple[int, str]:
+        daily = self.out.read("account_daily", as_of)
+        if daily is None:
+            raise RuntimeError(f"account_daily has no partition for {as_of}")
+        with session_scope(self.engine) as session:
+            book = book_as_of(as_of, session=session, lake=self.lake)
+        feats = features(
+            daily, book.scan("installments"), book.scan("payments"), book.scan("bureau_updates"), as_of=as_of
+        )
+        version = self.out.replace("features", feats, as_of=as_of)
+        return feats.height, f"{len(FEATURES)} features; features version {version}"
 
     def step_intake(self, as_of: dt.date) -> tuple[int, str]:
         daily = self.out.read("account_daily", as_of)

@@ -1,0 +1,1 @@
+"""Scoring: features, models, reason codes, monitoring."""
