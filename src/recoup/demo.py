@@ -53,13 +53,14 @@ def _table(title: str, frame: pl.DataFrame, key: str, key_title: str, currency: 
 def run_demo(loans: int, *, seed: int = 7) -> None:
     from recoup import migrate
     from recoup.config import get_settings
+    from recoup.cycle.runner import Cycle
     from recoup.db import get_engine, session_scope
     from recoup.lake import book_as_of, get_lake
+    from recoup.lake.store import Outputs
     from recoup.ledger.service import verify
     from recoup.portfolio.cli import print_outcome, progress_reporter
     from recoup.portfolio.flows import import_dir
-    from recoup.portfolio.kernel import BUCKET_LABELS, loan_positions, summary_by
-    from recoup.portfolio.service import do_sync_accounts
+    from recoup.portfolio.kernel import summary_by
     from recoup.sample import SAMPLE_AS_OF, SAMPLE_DIR
 
     settings = get_settings()
@@ -83,19 +84,24 @@ def run_demo(loans: int, *, seed: int = 7) -> None:
         out = import_dir(directory, as_of=as_of, settings=settings, lake=lake, session=session, progress=prog)
     print_outcome(out)
 
+    with progress_reporter("cycle") as prog:
+        cycle = Cycle(engine=engine, lake=lake, progress=prog).run(as_of)
+    intake = next(s for s in cycle.steps if s.step == "intake")
+    positions = Outputs(lake).read("account_daily", as_of)
+    assert positions is not None
     with session_scope(engine) as session:
         book = book_as_of(as_of, session=session, lake=lake)
-        positions = loan_positions(book.frame("loans"), book.frame("installments"), as_of=as_of)
-        open_accounts = do_sync_accounts(positions, book, session=session)
     with session_scope(engine) as session:
         report = verify(session=session)
 
     cur = settings.currency
     n_borrowers = book.frame("borrowers").height
+    in_coll = int(positions.get_column("in_collections").sum())
     console.print(
         f"\n[b]Portfolio as of {as_of} · 资产组合[/]  loans 借据 {positions.height:,} · borrowers 借款人 "
-        f"{n_borrowers:,} · in collections 在催账户 {open_accounts:,}"
+        f"{n_borrowers:,} · in collections 在催账户 {in_coll:,}"
     )
+    console.print(f"cases · 案件: {intake.detail}")
     console.print(
         _table(
             "By product · 按产品",
@@ -105,21 +111,21 @@ def run_demo(loans: int, *, seed: int = 7) -> None:
             cur,
         )
     )
-    by_bucket = (
-        summary_by(positions, "bucket")
-        .with_columns(
-            order=pl.col("bucket").replace_strict(
-                {b: i for i, b in enumerate(BUCKET_LABELS)}, return_dtype=pl.Int64
-            )
-        )
-        .sort("order")
-    )
     console.print(
         _table(
             "By days past due · 按逾期阶段 (C = current, M1 = 1–30 days, …)",
-            by_bucket,
+            summary_by(positions, "bucket", order="bucket_rank"),
             "bucket",
             "bucket · 账龄",
+            cur,
+        )
+    )
+    console.print(
+        _table(
+            "Five-category class · 五级分类",
+            summary_by(positions, "loan_class_zh", order="class_rank"),
+            "loan_class_zh",
+            "class · 分类",
             cur,
         )
     )
