@@ -12,6 +12,7 @@ GROUPS: tuple[tuple[str, str, str | None], ...] = (
     ("recoup.ledger.cli", "app", "ledger"),
     ("recoup.auth.cli", "app", "user"),
     ("recoup.cycle.cli", "app", "cycle"),
+    ("recoup.reporting.cli", "app", "report"),
     ("recoup.demo", "register", None),
 )
 
