@@ -152,8 +152,13 @@ def delinquency(
     df = rules.evaluate(df, p.bucket_table, rule_column="bucket_rule")
     df = rules.evaluate(df, p.class_table, rule_column="loan_class_rule")
 
+    # Loan ids keep the loans' own type (text in the lake; integers in a compact benchmark book).
+    id_type = base.collect_schema()["loan_id"]
     prev_lf = (prev.lazy() if prev is not None else empty_prev().lazy()).select(
-        [pl.col(c).cast(t).alias(f"prev_{c}" if c != "loan_id" else c) for c, t in PREV_COLUMNS.items()]
+        [
+            pl.col(c).cast(id_type if c == "loan_id" else t).alias(f"prev_{c}" if c != "loan_id" else c)
+            for c, t in PREV_COLUMNS.items()
+        ]
     )
     df = df.join(prev_lf, on="loan_id", how="left").with_columns(
         has_prev=pl.col("prev_dpd").is_not_null(),
