@@ -61,6 +61,7 @@ def run_demo(loans: int, *, seed: int = 7) -> None:
     from recoup.portfolio.cli import print_outcome, progress_reporter
     from recoup.portfolio.flows import import_dir
     from recoup.portfolio.kernel import summary_by
+    from recoup.reporting.metrics import entry_rate_series
     from recoup.sample import SAMPLE_AS_OF, SAMPLE_DIR
 
     settings = get_settings()
@@ -129,6 +130,19 @@ def run_demo(loans: int, *, seed: int = 7) -> None:
             cur,
         )
     )
+    series = entry_rate_series(
+        book.frame("installments"), start=as_of - dt.timedelta(days=30), end=as_of - dt.timedelta(days=1)
+    )
+    due, unpaid = int(series.get_column("amount_due").sum()), int(series.get_column("amount_unpaid").sum())
+    rate = f"{unpaid / due:.1%}" if due else "—"
+    console.print(
+        f"entry rate · 入催率 (due {as_of - dt.timedelta(days=30)} – {as_of - dt.timedelta(days=1)}): {rate} "
+        f"({format_amount(unpaid, cur)} unpaid of {format_amount(due, cur)} due)"
+    )
+    console.print(
+        "roll rates · 迁徙率: `recoup report rollrates --month YYYY-MM` once the cycle has run at two "
+        "month ends (the simulator's history will provide them)"
+    )
     console.print(f"audit ledger · 审计账本: {report.summary()}")
     console.print(f"data · 数据: database {settings.database_url} · lake {settings.lake_uri}")
 
@@ -149,4 +163,4 @@ def register(app: typer.Typer) -> None:
             console.print("[yellow]SERVE=1: the web app arrives with a later issue; nothing to serve yet.[/]")
 
 
-__all__ = ["dt", "register", "run_demo"]
+__all__ = ["register", "run_demo"]
