@@ -71,7 +71,9 @@ def test_cycle_runs_records_and_is_idempotent(own_engine: Engine, tmp_path: Path
         runs = s.scalars(select(CycleRun).order_by(CycleRun.id)).all()
     assert [r.status for r in runs] == ["done"] * 8
     assert all(r.finished_at is not None and r.seconds >= 0 for r in runs)
-    assert runs[1].rows == 300 and runs[1].config_version.startswith("tol=100")
+    assert (
+        runs[1].rows == 300 and "bucket=v1" in runs[1].config_version and "tol=100" in runs[1].config_version
+    )
 
 
 def test_range_replays_in_order_with_transitions(own_engine: Engine, tmp_path: Path) -> None:
@@ -143,3 +145,38 @@ def test_kill_9_during_the_cycle_then_rerun_completes(tmp_path: Path) -> None:
     engine.dispose()
     status = subprocess.run([RECOUP, "cycle", "status"], env=env, capture_output=True, text=True, check=True)
     assert "intake" in status.stdout and "done" in status.stdout
+
+
+def test_decision_tables_are_versioned_configuration(own_engine: Engine, tmp_path: Path) -> None:
+    import copy
+
+    from recoup.cycle.config import do_save_table
+    from recoup.delinquency.tables import BUCKETS
+    from recoup.rules import RuleTableError
+
+    lake = _book(tmp_path, own_engine, n=300)
+    Cycle(engine=own_engine, lake=lake).run(AS_OF)
+    new = copy.deepcopy(BUCKETS)
+    for row in new["rows"]:
+        if row["id"] == "M1-D1-3":
+            row["id"] = "M1-EARLY"
+    with session_scope(own_engine) as s:
+        assert do_save_table(new, session=s) == 2
+        bad = copy.deepcopy(BUCKETS)
+        bad["rows"][0]["when"] = {"dpd": {"gte": 1}}
+        try:
+            do_save_table(bad, session=s)
+            raise AssertionError("an invalid table was saved")
+        except RuleTableError as exc:
+            assert "gte" in exc.message and "CYC-C" in exc.message
+    Cycle(engine=own_engine, lake=lake).run(AS_OF, force=True)
+    daily = Outputs(lake).read("account_daily", AS_OF)
+    assert daily is not None
+    early = daily.filter(pl.col("dpd").is_between(1, 3))
+    assert early.height == 0 or set(early.get_column("bucket_rule").to_list()) == {"M1-EARLY"}
+    assert "M1-D1-3" not in set(daily.get_column("bucket_rule").to_list())
+    with session_scope(own_engine) as s:
+        last = s.scalars(select(CycleRun).order_by(CycleRun.id.desc())).first()
+        assert (
+            last is not None and "bucket=v2" in last.config_version and "loan_class=v1" in last.config_version
+        )

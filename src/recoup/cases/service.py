@@ -45,11 +45,19 @@ def grade_cases(daily: pl.DataFrame, book: Book, table: rules.DecisionTable | No
     return rules.evaluate(per, t, rule_column="grade_rule").sort("borrower_id")
 
 
-def do_intake(daily: pl.DataFrame, book: Book, *, session: Session, as_of: dt.date) -> IntakeResult:
+def do_intake(
+    daily: pl.DataFrame,
+    book: Book,
+    *,
+    session: Session,
+    as_of: dt.date,
+    grade_table: rules.DecisionTable | None = None,
+) -> IntakeResult:
     """Mirror accounts in collections, open a case per borrower with any, close cases with none left."""
     do_sync_accounts(daily, book, session=session)
-    grades = grade_cases(daily, book)
-    version = rules.table_hash(rules.load_table(CASE_GRADE))[:16]
+    table = grade_table or rules.load_table(CASE_GRADE)
+    grades = grade_cases(daily, book, table)
+    version = f"case_grade v{table.version} {rules.table_hash(table)[:12]}"
     ext_ids = grades.get_column("borrower_id").to_list()
     borrower_pk = {
         b.external_id: b.id

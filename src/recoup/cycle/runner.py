@@ -20,13 +20,16 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from recoup import rules
 from recoup.cases.service import do_intake
+from recoup.cases.tables import CASE_GRADE
+from recoup.cycle.config import current_tables
 from recoup.cycle.models import CycleRun
 from recoup.db import session_scope, utcnow
 from recoup.delinquency.kernel import DelinquencyParams, delinquency
@@ -75,8 +78,24 @@ class Cycle:
         self.out = Outputs(lake)
         self.params = params or DelinquencyParams()
         self.progress = progress or (lambda _m: None)
+        self.case_grade = rules.load_table(CASE_GRADE)
+        self.table_versions = ""
+
+    def _load_tables(self) -> None:
+        """Use the stored versions of the decision tables (saving the defaults the first time)."""
+        with session_scope(self.engine) as session:
+            t = current_tables(session=session)
+        self.params = replace(
+            self.params,
+            bucket_table=t["bucket"][0],
+            class_table=t["loan_class"][0],
+            transition_table=t["transition"][0],
+        )
+        self.case_grade = t["case_grade"][0]
+        self.table_versions = ",".join(f"{n}=v{v}" for n, (_t, v) in t.items())
 
     def run(self, as_of: dt.date, *, force: bool = False) -> CycleOutcome:
+        self._load_tables()
         result = CycleOutcome(as_of, str(uuid.uuid4()))
         for step in STEPS:
             with session_scope(self.engine) as session:
@@ -88,7 +107,7 @@ class Cycle:
                     as_of=as_of,
                     step=step,
                     status="running",
-                    config_version=self.params.version()[:300],
+                    config_version=f"{self.table_versions};{self.params.version()}"[:300],
                 )
                 session.add(record)
             self.progress(f"{as_of} {step}")
@@ -156,7 +175,7 @@ class Cycle:
             raise RuntimeError(f"account_daily has no partition for {as_of}")
         with session_scope(self.engine) as session:
             book = book_as_of(as_of, session=session, lake=self.lake)
-            res = do_intake(daily, book, session=session, as_of=as_of)
+            res = do_intake(daily, book, session=session, as_of=as_of, grade_table=self.case_grade)
         return res.accounts_open, (
             f"{res.cases_open} open cases ({res.opened} opened, {res.closed} closed today); "
             f"{res.accounts_open} accounts in collections"
