@@ -1,0 +1,251 @@
+"""The two model kinds, both following the scikit-learn estimator contract.
+
+- :class:`GBMClassifier` — LightGBM with optional monotone constraints, early stopping on a validation
+  split of the training data only, and probability calibration (isotonic or Platt, whichever has the
+  lower Brier score on that validation split). Reason codes from LightGBM's ``pred_contrib``.
+- :class:`ScorecardClassifier` — a points scorecard (optbinning: optimal binning, WoE, logistic
+  regression, points to double the odds). Reason codes from each variable's log-odds contribution.
+
+Both accept pandas frames with numeric and text (categorical) columns and missing values.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss
+from sklearn.model_selection import train_test_split
+
+Floats = npt.NDArray[np.float64]
+
+
+@contextmanager
+def _quiet_optbinning() -> Iterator[None]:
+    """optbinning still uses pandas idioms pandas 3 deprecates; their warnings are not the user's business."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module="optbinning")
+        yield
+
+
+def _categoricals(X: pd.DataFrame) -> list[str]:
+    return [
+        c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])
+    ]
+
+
+class GBMClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """Gradient boosting (LightGBM) with early stopping and calibrated probabilities."""
+
+    def __init__(
+        self,
+        learning_rate: float = 0.03,
+        num_leaves: int = 15,
+        min_child_samples: int = 80,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.7,
+        reg_lambda: float = 5.0,
+        max_rounds: int = 3000,
+        early_stopping_rounds: int = 100,
+        validation_fraction: float = 0.2,
+        monotone: dict[str, int] | None = None,
+        calibration: str = "auto",
+        random_state: int = 0,
+    ) -> None:
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.max_rounds = max_rounds
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_fraction = validation_fraction
+        self.monotone = monotone
+        self.calibration = calibration
+        self.random_state = random_state
+
+    def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        X = X[self.feature_names_in_].copy()
+        for c, cats in self.categories_.items():
+            X[c] = pd.Categorical(X[c].astype("string"), categories=cats)
+        return X
+
+    def fit(self, X: pd.DataFrame, y: npt.ArrayLike) -> GBMClassifier:
+        y_arr = np.asarray(y, dtype=np.int64)
+        self.classes_ = np.array([0, 1])
+        self.feature_names_in_ = np.array(list(X.columns), dtype=object)
+        self.categories_ = {c: sorted(X[c].dropna().astype(str).unique().tolist()) for c in _categoricals(X)}
+        Xf = self._frame(X)
+        Xtr, Xva, ytr, yva = train_test_split(
+            Xf, y_arr, test_size=self.validation_fraction, stratify=y_arr, random_state=self.random_state
+        )
+        mono = [int((self.monotone or {}).get(c, 0)) for c in Xf.columns]
+        self.booster_ = lgb.LGBMClassifier(
+            n_estimators=self.max_rounds,
+            learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves,
+            min_child_samples=self.min_child_samples,
+            subsample=self.subsample,
+            subsample_freq=1,
+            colsample_bytree=self.colsample_bytree,
+            reg_lambda=self.reg_lambda,
+            monotone_constraints=mono,
+            random_state=self.random_state,
+            n_jobs=2,
+            verbose=-1,
+        )
+        self.booster_.fit(
+            Xtr,
+            ytr,
+            eval_X=(Xva,),
+            eval_y=(yva,),
+            eval_metric="auc",
+            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+        )
+        raw = np.asarray(self.booster_.predict_proba(Xva))[:, 1]
+        self.calibrator_ = self._choose_calibrator(raw, yva)
+        self.feature_importances_ = self.booster_.booster_.feature_importance(importance_type="gain")
+        return self
+
+    def _choose_calibrator(self, raw: Floats, y: npt.NDArray[np.int64]) -> Any:
+        # Choose on one half of the validation split, refit the chosen method on all of it.
+        half = np.arange(len(y)) % 2 == 0
+        cands: dict[str, Any] = {
+            "isotonic": lambda: IsotonicRegression(out_of_bounds="clip", y_min=1e-6, y_max=1 - 1e-6),
+            "platt": lambda: _Platt(),
+        }
+        if self.calibration in cands:
+            return cands[self.calibration]().fit(raw, y)
+        scores = {}
+        for name, make in cands.items():
+            cal = make().fit(raw[half], y[half])
+            scores[name] = brier_score_loss(y[~half], np.clip(cal.predict(raw[~half]), 0, 1))
+        self.calibration_method_ = min(scores, key=lambda k: scores[k])
+        return cands[self.calibration_method_]().fit(raw, y)
+
+    def predict_proba(self, X: pd.DataFrame) -> Floats:
+        raw = np.asarray(self.booster_.predict_proba(self._frame(X)))[:, 1]
+        p = np.clip(np.asarray(self.calibrator_.predict(raw), dtype=np.float64), 0.0, 1.0)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> npt.NDArray[np.int64]:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per-row log-odds contribution of each feature (SHAP values from ``pred_contrib``)."""
+        c = self.booster_.predict(self._frame(X), pred_contrib=True)
+        return pd.DataFrame(np.asarray(c)[:, :-1], columns=list(self.feature_names_in_), index=X.index)
+
+
+class _Platt:
+    """Platt scaling on the logit of the raw score."""
+
+    def fit(self, raw: Floats, y: npt.ArrayLike) -> _Platt:
+        self.lr_ = LogisticRegression().fit(_logit(raw).reshape(-1, 1), y)
+        return self
+
+    def predict(self, raw: Floats) -> Floats:
+        return np.asarray(self.lr_.predict_proba(_logit(raw).reshape(-1, 1))[:, 1], dtype=np.float64)
+
+
+def _logit(p: Floats) -> Floats:
+    q = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.asarray(np.log(q / (1 - q)), dtype=np.float64)
+
+
+class ScorecardClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+    """A points scorecard: optimal binning → WoE → logistic regression → points (PDO scaling)."""
+
+    def __init__(
+        self,
+        pdo: float = 20.0,
+        odds: float = 50.0,
+        base_points: float = 600.0,
+        min_iv: float = 0.005,
+        random_state: int = 0,
+    ) -> None:
+        self.pdo = pdo
+        self.odds = odds
+        self.base_points = base_points
+        self.min_iv = min_iv
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y: npt.ArrayLike) -> ScorecardClassifier:
+        from optbinning import BinningProcess, Scorecard
+
+        y_arr = np.asarray(y, dtype=np.int64)
+        self.classes_ = np.array([0, 1])
+        self.feature_names_in_ = np.array(list(X.columns), dtype=object)
+        cats = _categoricals(X)
+        bp = BinningProcess(
+            variable_names=list(X.columns),
+            categorical_variables=cats,
+            selection_criteria={"iv": {"min": self.min_iv}},
+        )
+        self.scorecard_ = Scorecard(
+            binning_process=bp,
+            estimator=LogisticRegression(max_iter=2000),
+            scaling_method="pdo_odds",
+            scaling_method_params={"pdo": self.pdo, "odds": self.odds, "scorecard_points": self.base_points},
+        )
+        with _quiet_optbinning():
+            self.scorecard_.fit(self._frame(X), y_arr)
+        return self
+
+    def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        X = X[self.feature_names_in_].copy()
+        for c in _categoricals(X):
+            X[c] = X[c].astype(object)
+        return X
+
+    def predict_proba(self, X: pd.DataFrame) -> Floats:
+        with _quiet_optbinning():
+            return np.asarray(self.scorecard_.predict_proba(self._frame(X)), dtype=np.float64)
+
+    def predict(self, X: pd.DataFrame) -> npt.NDArray[np.int64]:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
+
+    def score(self, X: pd.DataFrame, y: Any = None) -> Any:
+        """Scorecard points (higher = safer), not accuracy."""
+        return self.scorecard_.score(self._frame(X))
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per-row log-odds contribution of each selected variable: coefficient × WoE."""
+        bp = self.scorecard_.binning_process_
+        selected = list(bp.get_support(names=True))
+        with _quiet_optbinning():
+            woe = bp.transform(self._frame(X), metric="woe")[selected]
+        coef = self.scorecard_.estimator_.coef_.ravel()
+        out = pd.DataFrame(0.0, index=X.index, columns=list(self.feature_names_in_))
+        out[selected] = woe.to_numpy() * coef
+        return out
+
+    @property
+    def feature_importances_(self) -> Floats:
+        bp = self.scorecard_.binning_process_
+        with _quiet_optbinning():
+            summary = bp.summary().set_index("name")
+        return np.array(
+            [float(summary.loc[c, "iv"]) if c in summary.index else 0.0 for c in self.feature_names_in_]
+        )
+
+
+def top_reasons(contrib: pd.DataFrame, k: int = 3) -> list[list[tuple[str, float]]]:
+    """The ``k`` features pushing each row's risk up the most (largest positive contributions)."""
+    values = contrib.to_numpy()
+    order = np.argsort(-values, axis=1)[:, :k]
+    names = np.asarray(contrib.columns)
+    return [
+        [(str(names[j]), float(values[i, j])) for j in order[i] if values[i, j] > 0]
+        for i in range(len(values))
+    ]
