@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+import pytest
 from sqlalchemy import Engine, func, select
 
 from recoup.cases.models import Case
@@ -45,6 +46,7 @@ def test_cycle_runs_records_and_is_idempotent(own_engine: Engine, tmp_path: Path
         ("facts", "done"),
         ("delinquency", "done"),
         ("features", "done"),
+        ("scoring", "done"),
         ("intake", "done"),
     ]
     out = Outputs(lake)
@@ -69,7 +71,7 @@ def test_cycle_runs_records_and_is_idempotent(own_engine: Engine, tmp_path: Path
     with session_scope(own_engine) as s:
         assert s.scalar(select(func.count()).select_from(Case)) == cases
         runs = s.scalars(select(CycleRun).order_by(CycleRun.id)).all()
-    assert [r.status for r in runs] == ["done"] * 8
+    assert [r.status for r in runs] == ["done"] * 10
     assert all(r.finished_at is not None and r.seconds >= 0 for r in runs)
     assert (
         runs[1].rows == 300 and "bucket=v1" in runs[1].config_version and "tol=100" in runs[1].config_version
@@ -180,3 +182,48 @@ def test_decision_tables_are_versioned_configuration(own_engine: Engine, tmp_pat
         assert (
             last is not None and "bucket=v2" in last.config_version and "loan_class=v1" in last.config_version
         )
+
+
+def test_scoring_step_uses_the_champion_with_reasons_and_segments(
+    own_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    from recoup.config import get_settings
+    from recoup.scoring import registry
+    from recoup.scoring.features import FEATURES
+
+    monkeypatch.setenv("RECOUP_LAKE_URI", str(tmp_path / "lake"))
+    get_settings.cache_clear()
+    lake = _book(tmp_path, own_engine, n=1500)
+    cycle = Cycle(engine=own_engine, lake=lake)
+    first = cycle.run(AS_OF)
+    scoring = next(s for s in first.steps if s.step == "scoring")
+    assert "model none" in scoring.detail
+    out = Outputs(lake)
+    scores = out.read("scores", AS_OF)
+    assert scores is not None and scores.get_column("score").null_count() == scores.height
+    assert scores.get_column("segment").null_count() == 0
+    # Train a self-cure model on that day's features with a planted signal, and promote it.
+    feats = out.read("features", AS_OF)
+    assert feats is not None
+    rng = np.random.default_rng(0)
+    names = [f for f in FEATURES if f not in {"bureau_score"}]
+    signal = feats.get_column("paid_to_due_ratio").fill_null(0.5).to_numpy()
+    target = (rng.random(feats.height) < 0.15 + 0.7 * signal).astype(int)
+    train = feats.select("as_of", *names).with_columns(self_cure_30=pl.Series(target))
+    with session_scope(own_engine) as s:
+        row = registry.do_train(
+            "self_cure", train, target="self_cure_30", kind="gbm", features=names, session=s
+        )
+        registry.do_promote("self_cure", row.version, session=s, actor="test")
+    cycle.run(AS_OF, force=True)
+    scores = out.read("scores", AS_OF)
+    daily = out.read("account_daily", AS_OF)
+    assert scores is not None and daily is not None
+    assert scores.height == daily.filter(pl.col("in_collections")).height > 0
+    assert set(scores.get_column("model_version").to_list()) == {"self_cure v1"}
+    assert scores.get_column("score").null_count() == 0
+    assert scores.filter(pl.col("reason_1").is_null()).height < scores.height  # reasons present
+    assert scores.get_column("segment_rule").null_count() == 0
+    get_settings.cache_clear()

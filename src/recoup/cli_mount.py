@@ -13,6 +13,7 @@ GROUPS: tuple[tuple[str, str, str | None], ...] = (
     ("recoup.auth.cli", "app", "user"),
     ("recoup.cycle.cli", "app", "cycle"),
     ("recoup.reporting.cli", "app", "report"),
+    ("recoup.simulate.cli", "app", "simulate"),
     ("recoup.scoring.cli", "app", "model"),
     ("recoup.demo", "register", None),
 )

@@ -15,6 +15,7 @@ MODEL_MODULES = (
     "recoup.ledger.models",
     "recoup.cases.models",
     "recoup.cycle.models",
+    "recoup.scoring.models",
 )
 
 for _name in MODEL_MODULES:

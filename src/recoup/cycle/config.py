@@ -14,6 +14,7 @@ from recoup import rules
 from recoup.cases.tables import CASE_GRADE
 from recoup.configs import service as configs
 from recoup.delinquency import tables
+from recoup.scoring.segments import SEGMENTS
 
 KIND = "decision_table"
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -21,6 +22,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "loan_class": tables.LOAN_CLASS,
     "transition": tables.TRANSITION,
     "case_grade": CASE_GRADE,
+    "segment": SEGMENTS,
 }
 
 

@@ -10,7 +10,10 @@ Steps:
    ``account_daily``; D's partition of ``account_daily`` is replaced in one commit.
 2. ``features`` — scoring features per loan (``recoup.scoring.features``), D's partition of
    ``features`` replaced in one commit.
-3. ``intake`` — accounts in collections are mirrored into the DB; one case per borrower opens,
+3. ``scoring`` — accounts in collections scored with the champion self-cure model (if one is
+   promoted), with their top 3 reasons and the model version, and segmented (mild / severe / extremely
+   severe) by the ``segment`` decision table; D's partition of ``scores`` replaced in one commit.
+4. ``intake`` — accounts in collections are mirrored into the DB; one case per borrower opens,
    is graded, or closes with its reason.
 """
 
@@ -36,8 +39,9 @@ from recoup.delinquency.kernel import DelinquencyParams, delinquency
 from recoup.lake import Lake, book_as_of
 from recoup.lake.store import Outputs
 from recoup.scoring.features import FEATURES, features
+from recoup.scoring.service import score_accounts
 
-STEPS = ("facts", "delinquency", "features", "intake")
+STEPS = ("facts", "delinquency", "features", "scoring", "intake")
 Progress = Callable[[str], None]
 
 
@@ -92,6 +96,7 @@ class Cycle:
             transition_table=t["transition"][0],
         )
         self.case_grade = t["case_grade"][0]
+        self.segment_table = t["segment"][0]
         self.table_versions = ",".join(f"{n}=v{v}" for n, (_t, v) in t.items())
 
     def run(self, as_of: dt.date, *, force: bool = False) -> CycleOutcome:
@@ -168,6 +173,22 @@ class Cycle:
         )
         version = self.out.replace("features", feats, as_of=as_of)
         return feats.height, f"{len(FEATURES)} features; features version {version}"
+
+    def step_scoring(self, as_of: dt.date) -> tuple[int, str]:
+        daily = self.out.read("account_daily", as_of)
+        feats = self.out.read("features", as_of)
+        if daily is None or feats is None:
+            raise RuntimeError(f"account_daily or features has no partition for {as_of}")
+        with session_scope(self.engine) as session:
+            book = book_as_of(as_of, session=session, lake=self.lake)
+            scores, version = score_accounts(
+                daily, feats, book, session=session, segment_table=self.segment_table
+            )
+        out_version = self.out.replace("scores", scores, as_of=as_of)
+        return (
+            scores.height,
+            f"model {version or 'none (segments by days past due)'}; scores version {out_version}",
+        )
 
     def step_intake(self, as_of: dt.date) -> tuple[int, str]:
         daily = self.out.read("account_daily", as_of)

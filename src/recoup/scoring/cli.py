@@ -6,10 +6,14 @@ import json
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(help="Risk models: fit, evaluate. 风险模型。", no_args_is_help=True)
+app = typer.Typer(
+    help="Risk models: fit, train, list, promote, report. 风险模型：训练、登记、晋升、报告。",
+    no_args_is_help=True,
+)
 console = Console()
 
 
@@ -45,3 +49,155 @@ def fit_cmd(
     for name, share in report.top_features:
         t.add_row(name, f"{share:.1%}")
     console.print(t)
+
+
+# --- the model registry: train, list, promote, report -----------------------------------------------
+
+
+def _parse_monotone(text: str | None) -> dict[str, int] | None:
+    from recoup.scoring.registry import ModelRegistryError
+
+    if not text:
+        return None
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        feature, _, value = part.partition("=")
+        if value.strip() not in {"1", "-1", "0", "+1"}:
+            raise ModelRegistryError(f"--monotone expects feature=1 or feature=-1, not {part!r}")
+        out[feature.strip()] = int(value)
+    return out
+
+
+@app.command("train")
+def train_cmd(
+    name: str = typer.Option(..., "--name", help="Model name, e.g. self_cure."),
+    target: str = typer.Option(..., "--target", help="The 0/1 column to predict."),
+    data: Path = typer.Option(..., "--data", help="Parquet or CSV with as_of, the features and the target."),
+    kind: str = typer.Option("gbm", "--kind", help="gbm (LightGBM) or scorecard."),
+    features: str | None = typer.Option(
+        None, "--features", help="Comma-separated features (default: every column but as_of, ids, target)."
+    ),
+    monotone: str | None = typer.Option(None, "--monotone", help="GBM constraints, e.g. dpd=1,paid_30d=-1."),
+    by: str = typer.Option("cli", "--by", help="Who trains it (recorded in the registry and ledger)."),
+) -> None:
+    """Train a new candidate version with an out-of-time holdout; store artefact and model card. 训练模型。"""
+    from recoup import migrate
+    from recoup.db import get_engine, session_scope
+    from recoup.scoring.fit import read_table
+    from recoup.scoring.registry import NON_FEATURES, do_train
+
+    frame = read_table(data)
+    if features:
+        feats = [f.strip() for f in features.split(",") if f.strip()]
+    else:
+        feats = [c for c in frame.columns if c not in {*NON_FEATURES, target}]
+    mono = _parse_monotone(monotone)
+    migrate.upgrade(get_engine())
+    with console.status(f"training {kind} {name} on {data.name} …"), session_scope() as session:
+        row = do_train(
+            name,
+            frame,
+            target=target,
+            kind=kind,
+            features=feats,
+            session=session,
+            monotone=mono,
+            created_by=by,
+        )
+        m, h = row.metrics, row.metrics["holdout"]
+        console.print(
+            f"[b]{row.name} v{row.version}[/] ({row.kind}) trained · 已训练: {row.n_train:,} rows, "
+            f"{len(row.features)} features, window {row.train_start} → {row.train_end}"
+        )
+        where = f"as-of {h['start']} → {h['end']}" if h["method"] == "out_of_time" else "random 20 %"
+        console.print(
+            f"holdout · 验证集 ({where}, {h['n']:,} rows): AUC {m['auc']:.4f} · KS {m['ks']:.4f} · "
+            f"Gini {m['gini']:.4f} · Brier {m['brier']:.4f}"
+        )
+        if h.get("note"):
+            console.print(f"[yellow]{h['note']}[/]")
+        console.print(f"artefact · 模型文件: {row.artefact_uri}  status · 状态: {row.status}")
+
+
+@app.command("list")
+def list_cmd(name: str | None = typer.Option(None, "--name", help="Only this model.")) -> None:
+    """List registered model versions. 模型版本列表。"""
+    from recoup import migrate
+    from recoup.db import get_engine, session_scope
+    from recoup.scoring.registry import list_versions
+
+    migrate.upgrade(get_engine())
+    with session_scope() as session:
+        rows = list_versions(session=session, name=name)
+        t = Table(
+            title="Model versions · 模型版本",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+        )
+        t.add_column("name", no_wrap=True)
+        t.add_column("v", justify="right", no_wrap=True, min_width=2)
+        t.add_column("kind", no_wrap=True)
+        t.add_column("status", no_wrap=True)
+        t.add_column("window", no_wrap=True)
+        t.add_column("AUC", justify="right", no_wrap=True)
+        t.add_column("KS", justify="right", no_wrap=True)
+        for r in rows:
+            style = "bold green" if r.status == "champion" else ("dim" if r.status == "retired" else None)
+            t.add_row(
+                r.name,
+                str(r.version),
+                r.kind,
+                r.status,
+                f"{r.train_start}→{r.train_end}",
+                f"{r.metrics['auc']:.3f}",
+                f"{r.metrics['ks']:.3f}",
+                style=style,
+            )
+        console.print(t if rows else "no model versions yet · 暂无模型版本")
+
+
+@app.command("promote")
+def promote_cmd(
+    name: str = typer.Argument(..., help="Model name."),
+    version: int = typer.Argument(..., help="Version to make champion."),
+    by: str = typer.Option("cli", "--by", help="Who promotes it (recorded in the ledger)."),
+) -> None:
+    """Make a version the champion; the previous champion is retired. 晋升为冠军模型。"""
+    from recoup import migrate
+    from recoup.db import get_engine, session_scope
+    from recoup.scoring.registry import champion, do_promote
+
+    migrate.upgrade(get_engine())
+    with session_scope() as session:
+        before = champion(name, session=session)
+        row = do_promote(name, version, session=session, actor=by)
+        if before is not None and before.id == row.id:
+            console.print(f"{name} v{version} is already the champion · 已是冠军模型")
+        else:
+            retired = f"; v{before.version} retired · 已退役" if before is not None else ""
+            console.print(f"{name} v{version} is now the champion · 已晋升为冠军模型{retired}")
+
+
+@app.command("report")
+def report_cmd(
+    name: str = typer.Argument(..., help="Model name."),
+    version: int = typer.Argument(..., help="Version."),
+    out: Path | None = typer.Option(
+        None, "--out", help="HTML file (default DATA_DIR/reports/model-NAME-vN.html)."
+    ),
+) -> None:
+    """Write a version's self-contained HTML report (card, ROC, calibration, lift, importance). 模型报告。"""
+    from recoup import migrate
+    from recoup.config import get_settings
+    from recoup.db import get_engine, session_scope
+    from recoup.scoring.registry import get_version
+    from recoup.scoring.report import render_report
+
+    migrate.upgrade(get_engine())
+    with session_scope() as session:
+        page = render_report(get_version(name, version, session=session))
+    path = out or get_settings().data_dir / "reports" / f"model-{name}-v{version}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    console.print(f"report · 报告: {path}")
