@@ -100,3 +100,19 @@ def test_cli_reports_bad_settings_without_a_traceback(tmp_path) -> None:  # type
     assert proc.returncode == 78
     assert "RECOUP_TIMEZONE" in proc.stderr and "config.invalid" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_cli_mount_skips_absent_domains_but_not_missing_dependencies() -> None:
+    import typer
+
+    from recoup import cli_mount
+
+    app = typer.Typer()
+    original = cli_mount.GROUPS
+    try:
+        cli_mount.GROUPS = (("recoup.no_such_domain.cli", "app", "x"),)
+        cli_mount.mount(app)  # an absent package is skipped
+        cli_mount.GROUPS = (("recoup.cli_mount_probe_missing_dep", "app", "x"),)
+        cli_mount.mount(app)  # an absent module is skipped too
+    finally:
+        cli_mount.GROUPS = original

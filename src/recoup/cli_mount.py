@@ -24,7 +24,9 @@ def mount(app: typer.Typer) -> None:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name == module_name:
+            # Skip a domain that is not part of this build (the module or its package is absent);
+            # a missing third-party dependency inside a present module is still an error.
+            if exc.name is not None and (module_name == exc.name or module_name.startswith(exc.name + ".")):
                 continue
             raise
         obj = getattr(module, attr)
