@@ -201,3 +201,47 @@ def report_cmd(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     console.print(f"report · 报告: {path}")
+
+
+@app.command("monitor")
+def monitor_cmd(
+    baseline: str = typer.Option(
+        ..., "--baseline", help="As-of date of the reference population (YYYY-MM-DD)."
+    ),
+    current: str = typer.Option(..., "--current", help="As-of date to compare with it."),
+) -> None:
+    """Population stability (PSI) of every feature and of the score between two cycle dates, with alerts."""
+    from recoup.config import get_settings
+    from recoup.errors import NotFoundError
+    from recoup.lake import get_lake
+    from recoup.lake.store import Outputs
+    from recoup.portfolio.cli import parse_as_of
+    from recoup.scoring.features import FEATURES
+    from recoup.scoring.monitoring import drift_alerts, psi_table
+
+    out = Outputs(get_lake(get_settings()))
+    frames = {}
+    for label, day in (("baseline", baseline), ("current", current)):
+        feats = out.read("features", parse_as_of(day))
+        if feats is None:
+            raise NotFoundError(f"no features for {day}: run `recoup cycle run --as-of {day}` first")
+        scores = out.read("scores", parse_as_of(day))
+        if scores is not None:
+            feats = feats.join(scores.select("loan_id", "score"), on="loan_id", how="left")
+        frames[label] = feats
+    cols = [
+        c for c in [*FEATURES, "score"] if c in frames["baseline"].columns and c in frames["current"].columns
+    ]
+    cols = [c for c in cols if frames["baseline"].get_column(c).null_count() < frames["baseline"].height]
+    table = psi_table(frames["baseline"], frames["current"], cols)
+    t = Table(title=f"Population stability · 稳定性 (PSI) {baseline} → {current}", title_justify="left")
+    for c in ("column", "PSI", "status"):
+        t.add_column(c)
+    for r in table.iter_rows(named=True):
+        t.add_row(r["column"], f"{r['psi']:.4f}", r["status"])
+    console.print(t)
+    alerts = drift_alerts(table, None)
+    for a in alerts:
+        console.print(f"[yellow]alert · 预警:[/] {a['message_en']} / {a['message_zh']}")
+    if not alerts:
+        console.print("no drift alerts · 无漂移预警")
