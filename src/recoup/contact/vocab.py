@@ -1,0 +1,181 @@
+"""The one vocabulary (DESIGN.md §3): treatments, contact channels, parties, destinations and attempt
+outcomes, defined once and used by the simulator, the policy and strategy engines, the contact log and
+the reports. Values are stable machine codes (stored in the DB and in files); labels are for people.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "CHANNEL_LABELS",
+    "CONTACT_TREATMENTS",
+    "OUTCOME_LABELS",
+    "PARTY_LABELS",
+    "REACHED_OUTCOMES",
+    "TREATMENT_CHANNEL",
+    "TREATMENT_LABELS",
+    "AttemptOutcome",
+    "Channel",
+    "DestinationKind",
+    "Party",
+    "Treatment",
+    "label",
+]
+
+
+class Treatment(StrEnum):
+    """What collections does to an account on a day."""
+
+    SMS = "sms"
+    EMAIL = "email"
+    IM = "im"
+    ROBOT_CALL = "robot_call"
+    AGENT_CALL = "agent_call"
+    FIELD_VISIT = "field_visit"
+    LAWYER_LETTER = "lawyer_letter"
+    LEGAL_REVIEW = "legal_review"
+    AGENCY_PLACEMENT = "agency_placement"
+    PORTAL_LINK = "portal_link"
+    SETTLEMENT_OFFER = "settlement_offer"
+    PLAN_OFFER = "plan_offer"
+    NO_ACTION = "no_action"
+
+
+class Channel(StrEnum):
+    """How a contact travels (the extract format's ``contact_channel`` plus the borrower portal)."""
+
+    VOICE = "voice"
+    SMS = "sms"
+    EMAIL = "email"
+    IM = "im"
+    LETTER = "letter"
+    VISIT = "visit"
+    PORTAL = "portal"
+
+
+class Party(StrEnum):
+    """Who is contacted."""
+
+    DEBTOR = "debtor"
+    GUARANTOR = "guarantor"
+    EMERGENCY_CONTACT = "emergency_contact"
+    THIRD_PARTY = "third_party"
+
+
+class DestinationKind(StrEnum):
+    """Where a contact is sent."""
+
+    MOBILE = "mobile"
+    LANDLINE = "landline"
+    WORK = "work"
+    HOME = "home"
+    EMAIL = "email"
+    IM = "im"
+    ADDRESS = "address"
+
+
+class AttemptOutcome(StrEnum):
+    """The result of one contact attempt."""
+
+    RIGHT_PARTY_CONTACT = "right_party_contact"
+    THIRD_PARTY_CONTACT = "third_party_contact"
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    VOICEMAIL = "voicemail"
+    WRONG_NUMBER = "wrong_number"
+    DISCONNECTED = "disconnected"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    REFUSED = "refused"
+    PROMISE_TO_PAY = "promise_to_pay"
+    COMPLAINT = "complaint"
+
+
+#: The channel each treatment uses; None for treatments that contact nobody themselves.
+TREATMENT_CHANNEL: dict[Treatment, Channel | None] = {
+    Treatment.SMS: Channel.SMS,
+    Treatment.EMAIL: Channel.EMAIL,
+    Treatment.IM: Channel.IM,
+    Treatment.ROBOT_CALL: Channel.VOICE,
+    Treatment.AGENT_CALL: Channel.VOICE,
+    Treatment.FIELD_VISIT: Channel.VISIT,
+    Treatment.LAWYER_LETTER: Channel.LETTER,
+    Treatment.LEGAL_REVIEW: None,
+    Treatment.AGENCY_PLACEMENT: None,
+    Treatment.PORTAL_LINK: Channel.PORTAL,
+    Treatment.SETTLEMENT_OFFER: Channel.VOICE,
+    Treatment.PLAN_OFFER: Channel.VOICE,
+    Treatment.NO_ACTION: None,
+}
+
+#: Treatments that make a contact attempt (and so count for coverage and contact-frequency limits).
+CONTACT_TREATMENTS: frozenset[Treatment] = frozenset(t for t, c in TREATMENT_CHANNEL.items() if c is not None)
+
+#: Outcomes in which the intended person (debtor or guarantor) was reached.
+REACHED_OUTCOMES: frozenset[AttemptOutcome] = frozenset(
+    {AttemptOutcome.RIGHT_PARTY_CONTACT, AttemptOutcome.PROMISE_TO_PAY, AttemptOutcome.REFUSED}
+)
+
+TREATMENT_LABELS: dict[Treatment, tuple[str, str]] = {
+    Treatment.SMS: ("短信", "SMS"),
+    Treatment.EMAIL: ("电子邮件", "Email"),
+    Treatment.IM: ("即时消息", "Instant message"),
+    Treatment.ROBOT_CALL: ("智能语音外呼", "Robot call"),
+    Treatment.AGENT_CALL: ("人工电话催收", "Agent call"),
+    Treatment.FIELD_VISIT: ("上门外访", "Field visit"),
+    Treatment.LAWYER_LETTER: ("律师函", "Lawyer's letter"),
+    Treatment.LEGAL_REVIEW: ("法务审查", "Legal review"),
+    Treatment.AGENCY_PLACEMENT: ("委外催收", "Agency placement"),
+    Treatment.PORTAL_LINK: ("自助还款链接", "Self-service link"),
+    Treatment.SETTLEMENT_OFFER: ("减免结清方案", "Settlement offer"),
+    Treatment.PLAN_OFFER: ("分期还款方案", "Repayment plan offer"),
+    Treatment.NO_ACTION: ("不处理", "No action"),
+}
+
+CHANNEL_LABELS: dict[Channel, tuple[str, str]] = {
+    Channel.VOICE: ("电话", "Voice"),
+    Channel.SMS: ("短信", "SMS"),
+    Channel.EMAIL: ("邮件", "Email"),
+    Channel.IM: ("即时通讯", "Instant messaging"),
+    Channel.LETTER: ("信函", "Letter"),
+    Channel.VISIT: ("上门", "Visit"),
+    Channel.PORTAL: ("自助门户", "Portal"),
+}
+
+PARTY_LABELS: dict[Party, tuple[str, str]] = {
+    Party.DEBTOR: ("借款人本人", "Debtor"),
+    Party.GUARANTOR: ("担保人", "Guarantor"),
+    Party.EMERGENCY_CONTACT: ("紧急联系人", "Emergency contact"),
+    Party.THIRD_PARTY: ("第三方", "Third party"),
+}
+
+OUTCOME_LABELS: dict[AttemptOutcome, tuple[str, str]] = {
+    AttemptOutcome.RIGHT_PARTY_CONTACT: ("联系到本人", "Right-party contact"),
+    AttemptOutcome.THIRD_PARTY_CONTACT: ("联系到第三方", "Third-party contact"),
+    AttemptOutcome.NO_ANSWER: ("无人接听", "No answer"),
+    AttemptOutcome.BUSY: ("占线", "Busy"),
+    AttemptOutcome.VOICEMAIL: ("语音信箱", "Voicemail"),
+    AttemptOutcome.WRONG_NUMBER: ("号码错误", "Wrong number"),
+    AttemptOutcome.DISCONNECTED: ("停机/空号", "Disconnected"),
+    AttemptOutcome.DELIVERED: ("已送达", "Delivered"),
+    AttemptOutcome.FAILED: ("发送失败", "Failed"),
+    AttemptOutcome.BOUNCED: ("退信", "Bounced"),
+    AttemptOutcome.REFUSED: ("拒绝还款", "Refused"),
+    AttemptOutcome.PROMISE_TO_PAY: ("承诺还款", "Promise to pay"),
+    AttemptOutcome.COMPLAINT: ("投诉", "Complaint"),
+}
+
+
+def label(value: Treatment | Channel | Party | AttemptOutcome, locale: str = "zh_CN") -> str:
+    """The label for people: ``label(Treatment.SMS)`` → ``短信``; ``label(Treatment.SMS, "en")`` → ``SMS``."""
+    if isinstance(value, Treatment):
+        zh, en = TREATMENT_LABELS[value]
+    elif isinstance(value, Channel):
+        zh, en = CHANNEL_LABELS[value]
+    elif isinstance(value, Party):
+        zh, en = PARTY_LABELS[value]
+    else:
+        zh, en = OUTCOME_LABELS[value]
+    return zh if locale.lower().startswith("zh") else en
