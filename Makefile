@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 # Size knobs for the demo (later issues honour more of them).
 LOANS ?= 0
 SERVE ?= 0
+DAYS ?= 60
 DEMO_DIR ?= recoup-data
 
 .PHONY: help install demo test lint typecheck pytest bench pg clean
@@ -27,7 +28,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	RECOUP_DATA_DIR=$(DEMO_DIR) $(BIN)/recoup demo --loans $(LOANS) --serve $(SERVE)
+	RECOUP_DATA_DIR=$(DEMO_DIR) $(BIN)/recoup demo --loans $(LOANS) --days $(DAYS) --serve $(SERVE)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import typer
@@ -50,7 +51,52 @@ def _table(title: str, frame: pl.DataFrame, key: str, key_title: str, currency: 
     return t
 
 
-def run_demo(loans: int, *, seed: int = 7) -> None:
+#: The simulated history of ``make demo LOANS=N`` starts here, so that it spans two month ends.
+SIM_START = dt.date(2026, 9, 25)
+
+
+def _simulated_history(
+    loans: int, days: int, seed: int, *, settings: Any, engine: Any, lake: Any
+) -> tuple[dt.date, Any]:
+    """Simulate a lender for ``days`` days, import each day's extract and run the cycle on it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from recoup.cycle.runner import Cycle
+    from recoup.db import session_scope
+    from recoup.portfolio.flows import import_dir
+    from recoup.simulate.generate import generate_history
+
+    directory = settings.data_dir / "simulated" / f"{loans}-loans-{days}-days-seed-{seed}"
+    console.rule(f"recoup demo · 演示 — a simulated lender: {loans:,} loans, {days} days from {SIM_START}")
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        if not (directory / "done").exists():
+            gen = bar.add_task("simulating · 模拟", total=days)
+            generate_history(
+                loans,
+                SIM_START,
+                days,
+                seed,
+                directory,
+                chinese_headers=True,
+                progress=lambda done, _total: bar.update(gen, completed=done),
+            )
+            (directory / "done").write_text("ok")
+        day_dirs = sorted(p for p in directory.iterdir() if p.is_dir())
+        task = bar.add_task("import + daily cycle · 导入与批处理", total=len(day_dirs))
+        cycle = Cycle(engine=engine, lake=lake)
+        outcome = None
+        for i, d in enumerate(day_dirs):
+            day = dt.date.fromisoformat(d.name)
+            with session_scope(engine) as session:
+                import_dir(d, as_of=day, settings=settings, lake=lake, session=session, full=i == 0)
+            outcome = cycle.run(day)
+            bar.update(task, advance=1)
+    assert outcome is not None
+    return outcome.as_of, outcome
+
+
+def run_demo(loans: int, *, seed: int = 7, days: int = 60) -> None:
     from recoup import migrate
     from recoup.config import get_settings
     from recoup.cycle.runner import Cycle
@@ -71,22 +117,16 @@ def run_demo(loans: int, *, seed: int = 7) -> None:
     as_of = SAMPLE_AS_OF
     directory: Path = SAMPLE_DIR
     if loans > 0:
-        from recoup.portfolio.synth import generate, write_extract
-
-        directory = settings.data_dir / "demo-extract" / f"{loans}-loans-{as_of.isoformat()}"
-        if not directory.exists():
-            with progress_reporter("demo") as prog:
-                prog(f"generating a synthetic portfolio of {loans:,} loans")
-                write_extract(
-                    generate(loans, as_of=as_of, seed=seed), directory, chinese_headers=True, encoding="gbk"
-                )
-    console.rule(f"recoup demo · 演示 — extract {directory} as of {as_of}")
-    with session_scope(engine) as session, progress_reporter("import") as prog:
-        out = import_dir(directory, as_of=as_of, settings=settings, lake=lake, session=session, progress=prog)
-    print_outcome(out)
-
-    with progress_reporter("cycle") as prog:
-        cycle = Cycle(engine=engine, lake=lake, progress=prog).run(as_of)
+        as_of, cycle = _simulated_history(loans, days, seed, settings=settings, engine=engine, lake=lake)
+    else:
+        console.rule(f"recoup demo · 演示 — extract {directory} as of {as_of}")
+        with session_scope(engine) as session, progress_reporter("import") as prog:
+            out = import_dir(
+                directory, as_of=as_of, settings=settings, lake=lake, session=session, progress=prog
+            )
+        print_outcome(out)
+        with progress_reporter("cycle") as prog:
+            cycle = Cycle(engine=engine, lake=lake, progress=prog).run(as_of)
     intake = next(s for s in cycle.steps if s.step == "intake")
     positions = Outputs(lake).read("account_daily", as_of)
     assert positions is not None
@@ -139,26 +179,43 @@ def run_demo(loans: int, *, seed: int = 7) -> None:
         f"entry rate · 入催率 (due {as_of - dt.timedelta(days=30)} – {as_of - dt.timedelta(days=1)}): {rate} "
         f"({format_amount(unpaid, cur)} unpaid of {format_amount(due, cur)} due)"
     )
-    console.print(
-        "roll rates · 迁徙率: `recoup report rollrates --month YYYY-MM` once the cycle has run at two "
-        "month ends (the simulator's history will provide them)"
-    )
+    _print_roll_rates(lake, as_of)
     console.print(f"audit ledger · 审计账本: {report.summary()}")
     console.print(f"data · 数据: database {settings.database_url} · lake {settings.lake_uri}")
+
+
+def _print_roll_rates(lake: Any, as_of: dt.date) -> None:
+    """Last complete month's roll-rate matrix, when the cycle ran at both of its month ends."""
+    from recoup.lake.store import Outputs
+    from recoup.reporting.cli import _matrix_table, snapshot_on_or_before
+    from recoup.reporting.metrics import roll_rate_matrix
+
+    daily = Outputs(lake).scan("account_daily")
+    end = as_of.replace(day=1) - dt.timedelta(days=1)
+    start = end.replace(day=1) - dt.timedelta(days=1)
+    days = set() if daily is None else set(daily.select("as_of").unique().collect().get_column("as_of"))
+    if start not in days or end not in days:
+        console.print("roll rates · 迁徙率: need cycle runs at two month ends — try `make demo LOANS=2000`")
+        return
+    m = roll_rate_matrix(snapshot_on_or_before(daily, start), snapshot_on_or_before(daily, end))  # type: ignore[arg-type]
+    console.print(_matrix_table(f"Roll rates · 迁徙率 {start} → {end} (balance-weighted)", m, "balance"))
 
 
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
-        loans: int = typer.Option(0, help="Size knob: synthetic loans to generate (0 = the shipped sample)."),
+        loans: int = typer.Option(
+            0, help="Size knob: simulate a lender with this many loans (0 = the sample)."
+        ),
         serve: int = typer.Option(0, help="1 = start the web app afterwards (a later issue adds it)."),
-        seed: int = typer.Option(7, help="Random seed of the synthetic portfolio."),
+        seed: int = typer.Option(7, help="Random seed of the simulated lender."),
+        days: int = typer.Option(60, help="Days of simulated history (with --loans)."),
     ) -> None:
         """Set up the embedded database and lake, import an extract, and show the portfolio.
 
         演示：建库、导入样例数据并展示资产组合。
         """
-        run_demo(loans, seed=seed)
+        run_demo(loans, seed=seed, days=days)
         if serve:
             console.print("[yellow]SERVE=1: the web app arrives with a later issue; nothing to serve yet.[/]")
 
