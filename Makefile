@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Size knobs for the demo (later issues honour more of them).
-LOANS ?= 0
+LOANS ?= 2000
 SERVE ?= 0
 DAYS ?= 60
 DEMO_DIR ?= recoup-data
