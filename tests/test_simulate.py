@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Engine
 
 from recoup.config import load_settings
-from recoup.contact.vocab import AttemptOutcome, Party, Treatment
+from recoup.contact.vocab import AttemptOutcome, Disposition, Party, Treatment
 from recoup.cycle.runner import Cycle
 from recoup.db import session_scope
 from recoup.lake import Lake, book_as_of
@@ -141,11 +141,12 @@ def test_the_loop_api(tmp_path: Path) -> None:
     att = events.attempts
     assert att.height == len(actions)
     assert set(att.get_column("outcome").drop_nulls()) <= {o.value for o in AttemptOutcome}
+    assert set(att.get_column("disposition").drop_nulls()) <= {o.value for o in Disposition}
     assert att.filter(pl.col("treatment") == "agent_call").get_column("cost").min() > 0
     calls = att.filter(pl.col("treatment") == "agent_call")
     assert calls.get_column("reached").sum() > 0
     assert (
-        calls.get_column("outcome") == AttemptOutcome.PROMISE_TO_PAY.value
+        calls.get_column("disposition") == Disposition.PROMISE_TO_PAY.value
     ).sum() == events.promises.height
     assert events.promises.height > 0 and (events.promises.get_column("amount") > 0).all()
     assert events.offers.height > 0 and events.plan_acceptances.height > 0

@@ -46,25 +46,33 @@ def test_the_one_vocabulary() -> None:
         "sms", "email", "im", "robot_call", "agent_call", "field_visit", "lawyer_letter", "legal_review",
         "agency_placement", "portal_link", "settlement_offer", "plan_offer", "no_action",
     ]  # fmt: skip
-    assert [c.value for c in vocab.Channel] == ["voice", "sms", "email", "im", "letter", "visit", "portal"]
+    assert [c.value for c in vocab.Channel] == [
+        "call", "robot_call", "sms", "email", "im", "voicemail", "letter", "visit", "portal",
+    ]  # fmt: skip
     assert [p.value for p in vocab.Party] == ["debtor", "guarantor", "emergency_contact", "third_party"]
     assert [d.value for d in vocab.DestinationKind] == [
         "mobile", "landline", "work", "home", "email", "im", "address",
     ]  # fmt: skip
     assert [o.value for o in vocab.AttemptOutcome] == [
+        "conversation", "connected", "no_answer", "failed", "invalid_number",
+    ]  # fmt: skip
+    assert set(vocab.DISPOSITION_OUTCOME) == set(vocab.Disposition)
+    assert vocab.DISPOSITION_OUTCOME[vocab.Disposition.BUSY] is vocab.AttemptOutcome.NO_ANSWER
+    assert [o.value for o in vocab.Disposition] == [
         "right_party_contact", "third_party_contact", "no_answer", "busy", "voicemail", "wrong_number",
         "disconnected", "delivered", "failed", "bounced", "refused", "promise_to_pay", "complaint",
     ]  # fmt: skip
     assert set(vocab.TREATMENT_CHANNEL) == set(vocab.Treatment)
-    assert vocab.TREATMENT_CHANNEL[vocab.Treatment.ROBOT_CALL] is vocab.Channel.VOICE
+    assert vocab.TREATMENT_CHANNEL[vocab.Treatment.ROBOT_CALL] is vocab.Channel.ROBOT_CALL
     assert vocab.Treatment.NO_ACTION not in vocab.CONTACT_TREATMENTS
     assert vocab.label(vocab.Treatment.LAWYER_LETTER) == "律师函"
-    assert vocab.label(vocab.AttemptOutcome.PROMISE_TO_PAY, "en") == "Promise to pay"
+    assert vocab.label(vocab.Disposition.PROMISE_TO_PAY, "en") == "Promise to pay"
     for enum, labels in (
         (vocab.Treatment, vocab.TREATMENT_LABELS),
         (vocab.Channel, vocab.CHANNEL_LABELS),
         (vocab.Party, vocab.PARTY_LABELS),
         (vocab.AttemptOutcome, vocab.OUTCOME_LABELS),
+        (vocab.Disposition, vocab.DISPOSITION_LABELS),
     ):
         assert set(labels) == set(enum)
     # Every treatment has a cost and every contact treatment a complaint rate in the defaults.

@@ -15,6 +15,7 @@ GROUPS: tuple[tuple[str, str, str | None], ...] = (
     ("recoup.reporting.cli", "app", "report"),
     ("recoup.simulate.cli", "app", "simulate"),
     ("recoup.scoring.cli", "app", "model"),
+    ("recoup.contact.policy.cli", "app", "policy"),
     ("recoup.demo", "register", None),
 )
 

@@ -16,6 +16,7 @@ MODEL_MODULES = (
     "recoup.cases.models",
     "recoup.cycle.models",
     "recoup.scoring.models",
+    "recoup.contact.models",
 )
 
 for _name in MODEL_MODULES:

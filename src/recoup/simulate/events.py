@@ -47,7 +47,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "channel": pl.String,
         "party": pl.String,
         "hour": pl.Int64,
-        "outcome": pl.String,
+        "outcome": pl.String,  # AttemptOutcome: what the contact rules count
+        "disposition": pl.String,  # Disposition: what happened in detail
         "reached": pl.Boolean,
         "cost": pl.Int64,
     },

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from recoup.contact.vocab import TREATMENT_CHANNEL, Channel, Party, Treatment
-from recoup.contact.vocab import AttemptOutcome as O
+from recoup.contact.vocab import DISPOSITION_OUTCOME, TREATMENT_CHANNEL, Channel, Party, Treatment
+from recoup.contact.vocab import Disposition as O
 from recoup.simulate.events import DayLog
 from recoup.simulate.ledger import ranges
 from recoup.simulate.params import TYPES, BorrowerType
@@ -237,7 +237,8 @@ def apply_actions(
         channel=[(c.value if (c := TREATMENT_CHANNEL[x]) is not None else None) for x in tr],
         party=[PARTIES[i].value for i in party],
         hour=[hour] * k,
-        outcome=[o or None for o in outcome],
+        outcome=[DISPOSITION_OUTCOME[O(o)].value if o else None for o in outcome],
+        disposition=[o or None for o in outcome],
         reached=reached.tolist(),
         cost=[p.treatments[x.value].cost for x in tr],
     )

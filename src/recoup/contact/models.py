@@ -1,0 +1,137 @@
+"""Contact tables: every attempt by anyone, holds, consents, borrower flags, and the outbox.
+
+Destinations (phone numbers, addresses) are personal data: the attempts, consents and holds keep a
+keyed lookup hash (equality is all the rules need) and a masked form for people; only the outbox, which
+must deliver, keeps the destination itself, encrypted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Boolean, Date, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from recoup.db import Base, UTCDateTime, utcnow
+
+
+class ContactAttempt(Base):
+    """One contact attempt by a collector, the dispatcher, an agency (imported log) or the simulator."""
+
+    __tablename__ = "contact_attempt"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_contact_attempt_source_external"),
+        Index("ix_contact_attempt_borrower_at", "borrower_key", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))  # collector / dispatcher / agency / simulator
+    external_id: Mapped[str] = mapped_column(String(100))  # the source's own id (message id, log row id)
+    borrower_key: Mapped[str] = mapped_column(String(64))  # the lender's borrower id
+    debt_key: Mapped[str | None] = mapped_column(String(64), index=True)  # the lender's loan id
+    party: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))
+    destination_hash: Mapped[str] = mapped_column(String(64))
+    destination_masked: Mapped[str] = mapped_column(String(200))
+    destination_kind: Mapped[str | None] = mapped_column(String(20))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(20))
+    disposition: Mapped[str | None] = mapped_column(String(30))
+    recording_ref: Mapped[str | None] = mapped_column(String(300))
+    made_by: Mapped[str] = mapped_column(String(100))  # user name, agency code or "dispatcher"
+    agency: Mapped[str | None] = mapped_column(String(64))
+    content: Mapped[str | None] = mapped_column(Text)  # what was said or sent, for the audit's linter
+    preset: Mapped[str | None] = mapped_column(String(80))  # the preset version that allowed it, if judged
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ContactHold(Base):
+    """A hold (HOLD-*): from start until end (open-ended when null) on the channels named (all when null)."""
+
+    __tablename__ = "contact_hold"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    borrower_key: Mapped[str] = mapped_column(String(64), index=True)
+    debt_key: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    start_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    channels: Mapped[list[str] | None] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    evidence: Mapped[str | None] = mapped_column(String(500))
+    approved_by: Mapped[str | None] = mapped_column(String(100))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)  # when it became known
+
+
+class ContactConsent(Base):
+    """A consent per channel and destination (who gave it, when, how) and its revocation."""
+
+    __tablename__ = "contact_consent"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    borrower_key: Mapped[str] = mapped_column(String(64), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    destination_hash: Mapped[str] = mapped_column(String(64))  # "*" for every destination
+    scope: Mapped[str] = mapped_column(String(20), default="contact")
+    granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    given_by: Mapped[str] = mapped_column(String(100), default="borrower")
+    how: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_recorded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ContactFlag(Base):
+    """A borrower flag (vulnerable, no_work_contact, time_barred …) set and perhaps cleared."""
+
+    __tablename__ = "contact_flag"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    borrower_key: Mapped[str] = mapped_column(String(64), index=True)
+    flag: Mapped[str] = mapped_column(String(40))
+    set_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    cleared_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    set_by: Mapped[str] = mapped_column(String(100), default="system")
+
+
+class OutboxMessage(Base):
+    """A planned message: written with the decision that planned it, sent after commit by the dispatcher.
+
+    ``key`` (a hash of as-of, account and slot) is unique, so planning the same message twice is a no-op;
+    ``message_id`` is the stable id receivers deduplicate on (at-least-once delivery).
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    message_id: Mapped[str] = mapped_column(String(100), unique=True)
+    as_of: Mapped[dt.date | None] = mapped_column(Date)
+    borrower_key: Mapped[str] = mapped_column(String(64), index=True)
+    debt_key: Mapped[str | None] = mapped_column(String(64))
+    party: Mapped[str] = mapped_column(String(20), default="debtor")
+    channel: Mapped[str] = mapped_column(String(20))
+    plugin: Mapped[str] = mapped_column(String(40))  # which channel plugin delivers it
+    destination_enc: Mapped[str] = mapped_column(String(600))
+    destination_hash: Mapped[str] = mapped_column(String(64))
+    destination_kind: Mapped[str | None] = mapped_column(String(20))
+    locale: Mapped[str] = mapped_column(String(10), default="zh_CN")
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    template: Mapped[str | None] = mapped_column(String(120))  # name@version
+    decision: Mapped[str | None] = mapped_column(String(200))  # what planned it (strategy node, arm …)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    verdict: Mapped[str | None] = mapped_column(String(20))
+    verdict_rules: Mapped[list[str] | None] = mapped_column(JSON)
+    preset: Mapped[str | None] = mapped_column(String(80))
+    provider_ref: Mapped[str | None] = mapped_column(String(200))
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    delivered: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
