@@ -401,6 +401,21 @@ CN: list[Case] = [
         expected={"p": (B, {"CN-CONTACTS-DATA"}), "q": (A, set())},
     ),
     case(
+        "cn-contacts-later-history",
+        "emergency contacts used after the proposal's time do not count against it",
+        now=f"2026-11-24T08:00:00{SH}",
+        borrower={"emergency_contacts": 1},
+        history=[
+            att(f"2026-11-24T09:00:00{SH}", "invalid_number"),
+            att(f"2026-11-24T15:00:00{SH}", "no_answer", "e2", party="emergency_contact"),
+        ],
+        proposed=[
+            prop("p", f"2026-11-24T10:00:00{SH}", party="emergency_contact", dest="e1"),
+            prop("q", f"2026-11-24T16:00:00{SH}", party="emergency_contact", dest="e1"),
+        ],
+        expected={"p": (A, set()), "q": (B, {"CN-CONTACTS-DATA"})},
+    ),
+    case(
         "cn-gate-night",
         "gate open but at 23:00: wait for the morning",
         now=f"2026-11-24T22:00:00{SH}",

@@ -167,7 +167,7 @@ class CNContactsData(Rule):
         if allowed == 0:
             return self.block()
         m = ctx.mask(0, ctx.hi, parties=frozenset({Party.EMERGENCY_CONTACT}))
-        used = set(ctx.history.dest[m].tolist())
+        used = set(ctx.history.dest[: ctx.hi][m].tolist())
         used.add(ctx.history.dest_code(p.destination))  # -1 for a destination never used before
         return self.block() if len(used) > allowed else None
 
