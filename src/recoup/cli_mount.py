@@ -16,6 +16,8 @@ GROUPS: tuple[tuple[str, str, str | None], ...] = (
     ("recoup.simulate.cli", "app", "simulate"),
     ("recoup.scoring.cli", "app", "model"),
     ("recoup.contact.policy.cli", "app", "policy"),
+    ("recoup.contact.cli", "app", "contact"),
+    ("recoup.contact.cli", "qa_app", "qa"),
     ("recoup.demo", "register", None),
 )
 

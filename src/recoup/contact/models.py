@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, Date, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from recoup.db import Base, UTCDateTime, utcnow
@@ -135,3 +135,67 @@ class OutboxMessage(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     delivered: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CallTranscript(Base):
+    """A call's transcript as the dialer exported it: both speakers, with times in seconds from the start."""
+
+    __tablename__ = "call_transcript"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("contact_attempt.id", ondelete="CASCADE"), unique=True)
+    segments: Mapped[list[dict[str, object]]] = mapped_column(JSON)
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class QaFinding(Base):
+    """Something quality inspection (录音质检) found in a contact, by machine or by a reviewer."""
+
+    __tablename__ = "qa_finding"
+    __table_args__ = (UniqueConstraint("attempt_id", "rule", "excerpt", name="uq_qa_finding"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("contact_attempt.id", ondelete="CASCADE"), index=True)
+    rule: Mapped[str] = mapped_column(String(60))
+    severity: Mapped[str] = mapped_column(String(20))  # red_line / major / minor
+    excerpt: Mapped[str] = mapped_column(String(300), default="")
+    at_seconds: Mapped[float | None] = mapped_column(Float)
+    message: Mapped[str] = mapped_column(String(500), default="")
+    made_by: Mapped[str] = mapped_column(String(100))  # the collector the finding is about
+    agency: Mapped[str | None] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open / confirmed / dismissed / appealed
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class QaReview(Base):
+    """A human review of one contact (the sample) and, if appealed, the second reviewer's decision."""
+
+    __tablename__ = "qa_review"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("contact_attempt.id", ondelete="CASCADE"), unique=True)
+    reason: Mapped[str] = mapped_column(String(40))  # sample / red_line / appeal
+    status: Mapped[str] = mapped_column(
+        String(20), default="queued"
+    )  # queued / passed / failed / appealed / closed
+    reviewer: Mapped[str | None] = mapped_column(String(100))
+    decision_note: Mapped[str | None] = mapped_column(String(1000))
+    appeal_note: Mapped[str | None] = mapped_column(String(1000))
+    appeal_reviewer: Mapped[str | None] = mapped_column(String(100))
+    appeal_decision: Mapped[str | None] = mapped_column(String(20))  # upheld / overturned
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class StandDown(Base):
+    """A collector stood down after a red-line finding (case management will not assign them cases)."""
+
+    __tablename__ = "collector_standdown"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collector: Mapped[str] = mapped_column(String(100), index=True)
+    agency: Mapped[str | None] = mapped_column(String(64))
+    finding_id: Mapped[int] = mapped_column(ForeignKey("qa_finding.id", ondelete="CASCADE"))
+    since: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lifted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    lifted_by: Mapped[str | None] = mapped_column(String(100))
