@@ -18,6 +18,7 @@ GROUPS: tuple[tuple[str, str, str | None], ...] = (
     ("recoup.contact.policy.cli", "app", "policy"),
     ("recoup.contact.cli", "app", "contact"),
     ("recoup.contact.cli", "qa_app", "qa"),
+    ("recoup.contact.cli_dispatch", "register", None),
     ("recoup.demo", "register", None),
 )
 

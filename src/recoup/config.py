@@ -55,6 +55,17 @@ class Settings(BaseSettings):
         description="base64 of 32 random bytes; default: generated once into data_dir/secrets/pii.key",
     )
     import_error_limit: int = Field(default=50, ge=1, le=100_000)
+    channels_file: Path | None = Field(
+        default=None, description="TOML mapping contact channels to plugins; default data_dir/channels.toml"
+    )
+    dispatch_lease_seconds: float = Field(
+        default=300.0, gt=0, le=86_400, description="How long a claimed outbox item stays claimed."
+    )
+    dispatch_max_tries: int = Field(default=8, ge=1, le=100, description="Sends before a message is dead.")
+    dispatch_backoff_seconds: float = Field(
+        default=60.0, gt=0, le=86_400, description="First retry delay; doubles per try (with jitter)."
+    )
+    dispatch_backoff_max_seconds: float = Field(default=6 * 3600.0, gt=0, le=7 * 86_400)
 
     @field_validator("timezone")
     @classmethod
@@ -93,6 +104,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{(self.data_dir / 'recoup.db').as_posix()}"
         if not self.lake_uri:
             self.lake_uri = (self.data_dir / "lake").as_posix()
+        if self.channels_file is None:
+            self.channels_file = self.data_dir / "channels.toml"
         return self
 
     @property

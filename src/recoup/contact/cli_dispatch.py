@@ -1,0 +1,142 @@
+"""``recoup dispatch run``, ``recoup dispatch status`` and ``recoup worker``: send what the outbox holds."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:  # the dispatcher's imports are heavy; `recoup --help` should stay fast
+    from recoup.contact.dispatch import DispatchReport
+
+__all__ = ["register"]
+
+console = Console()
+dispatch_app = typer.Typer(
+    help="Send due outbox messages through the channel plugins. 发送待发消息。", no_args_is_help=True
+)
+
+_ROWS = (
+    ("sent", "已发送 · sent"),
+    ("blocked", "已拦截 · blocked"),
+    ("deferred", "已延后 · deferred"),
+    ("retried", "待重试 · retried"),
+    ("failed", "失败 · failed"),
+    ("dead", "放弃 · dead"),
+)
+
+
+def _summary(report: DispatchReport, title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("outcome · 结果")
+    table.add_column("messages · 条数", justify="right")
+    counts = report.counts()
+    for key, label in _ROWS:
+        table.add_row(label, f"{counts[key]:,}")
+    for key, label in (("released", "交还 · released"), ("lost", "被接管 · taken over")):
+        if counts[key]:
+            table.add_row(label, f"{counts[key]:,}")
+    table.caption = f"{report.claimed:,} claimed in {report.batches} batch(es)"
+    return table
+
+
+@dispatch_app.command("run")
+def run_cmd(
+    batch: Annotated[int, typer.Option("--batch", min=1, max=10_000, help="Messages per batch.")] = 100,
+    until_empty: Annotated[
+        bool, typer.Option("--until-empty", help="Keep going until no message is due.")
+    ] = False,
+) -> None:
+    """Send one batch of due messages (or all of them), re-checking the contact policy at send time."""
+    from recoup import migrate
+    from recoup.config import get_settings
+    from recoup.contact.channels import load_channels
+    from recoup.contact.dispatch import DispatchReport, run_once
+    from recoup.db import get_engine
+
+    settings = get_settings()
+    engine = get_engine(settings)
+    migrate.upgrade(engine)
+    total = DispatchReport()
+    channels = load_channels(settings)
+    try:
+        channels.check()
+        while True:
+            report = run_once(engine, batch=batch, plugins=channels, settings=settings)
+            total.add(report)
+            if not until_empty or report.claimed == 0:
+                break
+    finally:
+        channels.close()
+    console.print(_summary(total, "Dispatch · 消息发送"))
+
+
+@dispatch_app.command("status")
+def status_cmd() -> None:
+    """Count outbox messages by status."""
+    from recoup import migrate
+    from recoup.contact.outbox import counts
+    from recoup.db import get_engine, session_scope
+
+    engine = get_engine()
+    migrate.upgrade(engine)
+    with session_scope(engine) as session:
+        by_status = counts(session=session)
+    table = Table(title="Outbox · 发件箱")
+    table.add_column("status · 状态")
+    table.add_column("messages · 条数", justify="right")
+    for status in ("pending", "sending", "sent", "blocked", "failed", "dead"):
+        table.add_row(status, f"{by_status.get(status, 0):,}")
+    console.print(table)
+
+
+def worker_cmd(
+    poll: Annotated[
+        float, typer.Option("--poll", min=0.1, max=3600, help="Seconds to wait when nothing is due.")
+    ] = 5.0,
+    batch: Annotated[int, typer.Option("--batch", min=1, max=10_000, help="Messages per batch.")] = 100,
+) -> None:
+    """Run the dispatcher until SIGINT/SIGTERM (the message being sent is finished first)."""
+    from recoup import migrate
+    from recoup.config import get_settings
+    from recoup.contact.dispatch import worker
+    from recoup.db import get_engine
+
+    settings = get_settings()
+    engine = get_engine(settings)
+    migrate.upgrade(engine)
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        console.print(f"[yellow]{signal.Signals(signum).name}: finishing the current message …[/]")
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        console.print(f"dispatcher running (poll {poll:g}s, batch {batch}); Ctrl-C stops · 按 Ctrl-C 停止")
+        total = worker(
+            engine,
+            poll_seconds=poll,
+            stop_event=stop,
+            batch=batch,
+            settings=settings,
+            on_batch=lambda r: console.print(
+                f"batch: {r.sent} sent, {r.blocked} blocked, {r.deferred} deferred, "
+                f"{r.retried} retried, {r.failed} failed, {r.dead} dead"
+            ),
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    console.print(_summary(total, "Worker stopped · 发送进程已停止"))
+
+
+def register(app: typer.Typer) -> None:
+    """Mount ``dispatch`` (run, status) and ``worker`` on the ``recoup`` command."""
+    app.add_typer(dispatch_app, name="dispatch")
+    app.command("worker")(worker_cmd)
