@@ -27,12 +27,19 @@ NOW = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.UTC)
 def history(rng: random.Random, n: int) -> list[PriorAttempt]:
     chans = [Channel.CALL, Channel.CALL, Channel.ROBOT_CALL, Channel.SMS, Channel.EMAIL]
     outs = list(AttemptOutcome)
-    who = [(Party.DEBTOR, "m1"), (Party.DEBTOR, "m2"), (Party.GUARANTOR, "g1"), (Party.EMERGENCY_CONTACT, "e1")]
+    who = [
+        (Party.DEBTOR, "m1"),
+        (Party.DEBTOR, "m2"),
+        (Party.GUARANTOR, "g1"),
+        (Party.EMERGENCY_CONTACT, "e1"),
+    ]
     out = []
     for _ in range(n):
         party, dest = rng.choice(who)
         at = NOW - dt.timedelta(seconds=rng.randrange(0, 60 * 86400))
-        out.append(PriorAttempt(at, rng.choice(chans), party, dest, rng.choice(outs), rng.choice(["L1", "L2"])))
+        out.append(
+            PriorAttempt(at, rng.choice(chans), party, dest, rng.choice(outs), rng.choice(["L1", "L2"]))
+        )
     return out
 
 

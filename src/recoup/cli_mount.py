@@ -19,6 +19,7 @@ GROUPS: tuple[tuple[str, str, str | None], ...] = (
     ("recoup.contact.cli", "app", "contact"),
     ("recoup.contact.cli", "qa_app", "qa"),
     ("recoup.contact.cli_dispatch", "register", None),
+    ("recoup.contact.template_cli", "app", "template"),
     ("recoup.demo", "register", None),
 )
 

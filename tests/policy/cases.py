@@ -1185,4 +1185,137 @@ OTHER: list[Case] = [
     ),
 ]
 
-ALL: list[Case] = CN + US + OTHER
+_T = f"2026-11-24T10:00:00{SH}"
+_TU = f"2026-11-24T10:00:00{NY_EST}"
+_MIRANDA = (
+    "This communication is from a debt collector. This is an attempt to collect a debt and any information "
+    "obtained will be used for that purpose."
+)
+_FAILED3 = [att(f"2026-11-24T0{h}:{m}:00{SH}", "no_answer") for h, m in ((8, "00"), (8, 30), (9, "00"))]
+
+CONTENT: list[Case] = [
+    case(
+        "cn-content-threat",
+        "a threat in an SMS",
+        now=_T,
+        proposed=[prop("p", _T, channel="sms", content="【示例消费金融】您已逾期，再不还钱后果自负")],
+        expected={"p": (B, {"CN-CONTENT"})},
+    ),
+    case(
+        "cn-content-polite",
+        "a polite reminder with the registered signature",
+        now=_T,
+        proposed=[
+            prop(
+                "p",
+                _T,
+                channel="sms",
+                content="【示例消费金融】张先生您好，您的借款已逾期3天，请通过官方App还款。",
+            )
+        ],
+        expected={"p": (A, set())},
+    ),
+    case(
+        "cn-sms-signature",
+        "a Chinese SMS without a 【签名】",
+        now=_T,
+        proposed=[prop("p", _T, channel="sms", content="您的借款已逾期，请及时还款")],
+        expected={"p": (B, {"CN-SMS"})},
+    ),
+    case(
+        "cn-content-private-account",
+        "payment into a collector's personal account",
+        now=_T,
+        proposed=[prop("p", _T, content="请把钱转到我个人微信，今天处理掉")],
+        expected={"p": (B, {"CN-AMT"})},
+    ),
+    case(
+        "cn-content-lawful",
+        "lawful statements about credit reporting and legal action are fine",
+        now=_T,
+        proposed=[
+            prop(
+                "p",
+                _T,
+                content="您好，我是示例消费金融的客服。您的逾期信息可能会按规定报送征信系统，"
+                "我司保留依法追偿的权利。",
+            )
+        ],
+        expected={"p": (A, set())},
+    ),
+    case(
+        "cn-3p-disclosure",
+        "the gate is open but the script tells the emergency contact about the debt",
+        now=_T,
+        borrower={"emergency_contacts": 2},
+        history=_FAILED3,
+        proposed=[
+            prop(
+                "p",
+                _T,
+                party="emergency_contact",
+                dest="e1",
+                content="您好，您的朋友张三欠我们5000元，请转告他尽快还钱",
+            ),
+            prop(
+                "q",
+                _T,
+                party="emergency_contact",
+                dest="e1",
+                content="您好，我是示例消费金融的客服，想请张三先生回个电话，谢谢。",
+            ),
+        ],
+        expected={"p": (B, {"CN-3P-GATE", "CN-PARTY"}), "q": (A, set())},
+    ),
+    case(
+        "us-voicemail-lcm",
+        "a voicemail that mentions the debt is not a limited-content message",
+        preset="us",
+        now=_TU,
+        tz=NY,
+        proposed=[
+            prop(
+                "p",
+                _TU,
+                channel="voicemail",
+                content="Hi, this is John from ABC Collections calling about your debt of $500. Call back.",
+            ),
+            prop(
+                "q",
+                _TU,
+                channel="voicemail",
+                content="Hi, this is Jane Smith. Please call Jane at 555-0100. Thank you.",
+            ),
+        ],
+        expected={"p": (B, {"US-LCM"}), "q": (A, set())},
+    ),
+    case(
+        "us-email-optout",
+        "a US email without an opt-out line",
+        preset="us",
+        now=_TU,
+        tz=NY,
+        proposed=[prop("p", _TU, channel="email", dest="a@x", content=_MIRANDA + " Your balance is $500.")],
+        expected={"p": (B, {"US-OPTOUT"})},
+    ),
+    case(
+        "us-time-barred-suit",
+        "a threat of suit on a time-barred debt",
+        preset="us",
+        now=_TU,
+        tz=NY,
+        borrower={"flags": ["time_barred"]},
+        proposed=[
+            prop(
+                "p",
+                _TU,
+                channel="letter",
+                dest="addr",
+                content=_MIRANDA + " If you do not pay, we will sue you.",
+            )
+        ],
+        expected={"p": (B, {"US-TBD", "TIME-BARRED"})},
+    ),
+]
+
+ALL: list[Case] = CN + US + OTHER + CONTENT

@@ -13,12 +13,11 @@ import datetime as dt
 from collections.abc import Sequence
 
 from recoup.contact.policy.base import Block, Ctx, Defer, Rule
+from recoup.contact.policy.content import LintFn, make_lint
 from recoup.contact.policy.model import BorrowerContext, History, PriorAttempt, Proposal, Verdict
 from recoup.contact.policy.presets import Preset
 
 __all__ = ["LintFn", "Policy"]
-
-from recoup.contact.policy.content import LintFn
 
 _MAX_STEPS = 32
 
@@ -29,7 +28,7 @@ class Policy:
     def __init__(self, preset: Preset, *, lint: LintFn | None = None) -> None:
         self.preset = preset
         self.rules: list[Rule] = preset.compile()
-        self.lint = lint if lint is not None else _default_lint(preset)
+        self.lint = lint if lint is not None else _default_lint(preset, frozenset(r.id for r in self.rules))
 
     def judge(
         self,
@@ -76,10 +75,6 @@ def _unique(ids: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ids))
 
 
-def _default_lint(preset: Preset) -> LintFn | None:
+def _default_lint(preset: Preset, owned: frozenset[str]) -> LintFn | None:
     """The content linter for the preset, when the linter is installed in this build."""
-    try:
-        from recoup.contact.policy.content import make_lint
-    except ModuleNotFoundError:  # pragma: no cover - the linter ships with the package
-        return None
-    return make_lint(preset.linter)
+    return make_lint(preset.linter, owned)

@@ -115,7 +115,9 @@ class USTCPA(ConsentRequired):
 
     def check(self, ctx: Ctx) -> Result:
         out = super().check(ctx)
-        return self.block("CONSENT-REQUIRED") if out is not None else None
+        if out is not None:
+            return self.block("CONSENT-REQUIRED")
+        return _content(self, ctx)  # an AI voice without caller identification (US-TCPA.ai_voice …)
 
 
 class _RevokedParams(Params):

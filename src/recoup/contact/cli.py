@@ -1,0 +1,223 @@
+"""``recoup contact …`` (attempt logs, holds, consents) and ``recoup qa …`` (quality inspection)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+app = typer.Typer(help="Contact log, holds and consents. 联系记录、暂停与同意。", no_args_is_help=True)
+qa_app = typer.Typer(help="Quality inspection of calls (录音质检).", no_args_is_help=True)
+console = Console()
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    from recoup import migrate
+    from recoup.db import get_engine, session_scope
+
+    engine = get_engine()
+    migrate.upgrade(engine)
+    with session_scope(engine) as session:
+        yield session
+
+
+def _when(text: str, option: str) -> dt.datetime:
+    from zoneinfo import ZoneInfo
+
+    from recoup.config import get_settings
+    from recoup.errors import RecoupError
+
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise RecoupError(f"{option} {text!r} is not an ISO-8601 time · 时间格式无效") from None
+    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo(get_settings().timezone))
+
+
+@app.command("import-attempts")
+def import_attempts_cmd(
+    file: Path = typer.Argument(..., help="CSV, XLSX or Parquet attempt log."),
+    agency: str | None = typer.Option(None, "--agency", help="The agency whose log this is."),
+) -> None:
+    """Import an agency's or a dialer's attempt log (caps count everyone's attempts). 导入外呼记录。"""
+    from recoup.config import get_settings
+    from recoup.contact.attempt_import import do_import_attempts
+
+    with console.status(f"importing {file.name} …"), _session() as session:
+        rep = do_import_attempts(file, session=session, agency=agency, timezone=get_settings().timezone)
+    console.print(
+        f"{rep.file}: {rep.rows} rows, {rep.added} added, {rep.already_there} already there · 已导入"
+    )
+
+
+@app.command("hold")
+def hold_cmd(
+    borrower: str = typer.Argument(..., help="The lender's borrower id."),
+    kind: str = typer.Option(
+        ..., "--kind", help="dispute, cease, do_not_contact, bankruptcy, breathing_space, stop"
+    ),
+    start: str = typer.Option(..., "--start", help="ISO time the hold starts."),
+    end: str | None = typer.Option(None, "--end", help="ISO time it ends (open-ended if omitted)."),
+    channels: str | None = typer.Option(
+        None, "--channels", help="Comma-separated channels (all if omitted)."
+    ),
+    reason: str = typer.Option(..., "--reason", help="Why (recorded)."),
+    evidence: str | None = typer.Option(None, "--evidence", help="Reference to the evidence."),
+    approved_by: str | None = typer.Option(None, "--approved-by", help="Who approved it."),
+    by: str = typer.Option("cli", "--by", help="Who records it."),
+) -> None:
+    """Place a hold on contact (HOLD-*). 设置暂停催收。"""
+    from recoup.contact.policy.model import HoldKind
+    from recoup.contact.service import do_add_hold
+    from recoup.contact.vocab import Channel
+    from recoup.errors import RecoupError
+    from recoup.ledger.service import do_append
+
+    try:
+        hk = HoldKind(kind)
+        chans = [Channel(c.strip()) for c in channels.split(",")] if channels else None
+    except ValueError as exc:
+        raise RecoupError(f"{exc} · 取值无效") from None
+    with _session() as session:
+        row = do_add_hold(
+            session=session,
+            borrower_key=borrower,
+            kind=hk,
+            start=_when(start, "--start"),
+            end=_when(end, "--end") if end else None,
+            channels=chans,
+            reason=reason,
+            evidence=evidence,
+            approved_by=approved_by,
+            created_by=by,
+        )
+        do_append("contact.hold", {"hold_id": row.id, "kind": row.kind}, session=session, actor=by)
+        hold_id = row.id
+    console.print(f"hold {hold_id} recorded · 已记录暂停 {hold_id}")
+
+
+@qa_app.command("import")
+def qa_import_cmd(
+    file: Path = typer.Argument(
+        ..., help="JSON lines: {call_id, source?, segments: [{speaker, start, end, text}]}"
+    ),
+    institution: list[str] = typer.Option(
+        ..., "--institution", help="Names that count as naming the lender."
+    ),
+    preset: str = typer.Option("cn", "--preset", help="Content rules to apply."),
+    sample: float = typer.Option(0.05, "--sample", min=0.0, max=1.0, help="Share of calls for human review."),
+) -> None:
+    """Import call transcripts, machine-check each, queue the human sample. 导入录音文本并质检。"""
+    from recoup.contact.qa import QaConfig, do_import_transcripts
+
+    config = QaConfig(institution_names=tuple(institution), preset=preset, sample_rate=sample)
+    with console.status(f"inspecting {file.name} …"), _session() as session:
+        rep = do_import_transcripts(file, session=session, config=config)
+    console.print(
+        f"{rep.transcripts} transcripts · {rep.findings} findings ({rep.red_lines} red lines) · "
+        f"{rep.sampled} sampled for review · {rep.unknown_calls} unknown calls"
+    )
+
+
+@qa_app.command("sweep")
+def qa_sweep_cmd(
+    start: str = typer.Option(..., "--from", help="ISO time."),
+    end: str = typer.Option(..., "--to", help="ISO time."),
+) -> None:
+    """Flag connected calls without a recording (CN-REC). 检查无录音的接通电话。"""
+    from recoup.contact.qa import do_sweep_recordings
+
+    with _session() as session:
+        n = do_sweep_recordings(session=session, start=_when(start, "--from"), end=_when(end, "--to"))
+    console.print(f"{n} connected call(s) without a recording · 无录音通话")
+
+
+@qa_app.command("queue")
+def qa_queue_cmd(limit: int = typer.Option(50, "-n", help="How many to show.")) -> None:
+    """The review queue and appeals. 复核队列。"""
+    from sqlalchemy import select
+
+    from recoup.contact.models import ContactAttempt, QaReview
+
+    table = Table(title="QA reviews · 质检复核", box=box.SIMPLE_HEAD)
+    for col in ("id", "call", "collector", "agency", "reason", "status"):
+        table.add_column(col)
+    with _session() as session:
+        rows = session.execute(
+            select(QaReview, ContactAttempt)
+            .join(ContactAttempt, ContactAttempt.id == QaReview.attempt_id)
+            .where(QaReview.status.in_(["queued", "appealed"]))
+            .order_by(QaReview.id)
+            .limit(limit)
+        ).all()
+        for r, a in rows:
+            table.add_row(str(r.id), a.external_id, a.made_by, a.agency or "", r.reason, r.status)
+    console.print(table)
+
+
+@qa_app.command("review")
+def qa_review_cmd(
+    review_id: int = typer.Argument(...),
+    passed: bool = typer.Option(..., "--pass/--fail", help="The reviewer's decision."),
+    reviewer: str = typer.Option(..., "--reviewer"),
+    note: str = typer.Option("", "--note"),
+) -> None:
+    """Decide a queued review. 复核结论。"""
+    from recoup.contact.qa import do_review
+
+    with _session() as session:
+        row = do_review(review_id, session=session, reviewer=reviewer, passed=passed, note=note)
+        status = row.status
+    console.print(f"review {review_id}: {status}")
+
+
+@qa_app.command("appeal")
+def qa_appeal_cmd(
+    review_id: int = typer.Argument(...),
+    collector: str = typer.Option(..., "--collector"),
+    note: str = typer.Option(..., "--note"),
+) -> None:
+    """The collector appeals a failed review. 催收员申诉。"""
+    from recoup.contact.qa import do_appeal
+
+    with _session() as session:
+        do_appeal(review_id, session=session, collector=collector, note=note)
+    console.print(f"review {review_id}: appealed · 已申诉")
+
+
+@qa_app.command("decide-appeal")
+def qa_decide_cmd(
+    review_id: int = typer.Argument(...),
+    upheld: bool = typer.Option(..., "--uphold/--overturn"),
+    reviewer: str = typer.Option(..., "--reviewer"),
+    note: str = typer.Option("", "--note"),
+) -> None:
+    """A second reviewer decides an appeal. 申诉复核。"""
+    from recoup.contact.qa import do_decide_appeal
+
+    with _session() as session:
+        row = do_decide_appeal(review_id, session=session, reviewer=reviewer, upheld=upheld, note=note)
+        decision = row.appeal_decision
+    console.print(f"review {review_id}: appeal {decision}")
+
+
+@qa_app.command("agencies")
+def qa_agencies_cmd() -> None:
+    """Findings per agency (red lines count against the agency). 机构质检得分。"""
+    from recoup.contact.qa import agency_scores
+
+    table = Table(title="QA by agency · 委外机构质检", box=box.SIMPLE_HEAD)
+    for col in ("agency", "red lines", "findings"):
+        table.add_column(col)
+    with _session() as session:
+        for agency, red, n in agency_scores(session=session):
+            table.add_row(agency, str(red), str(n))
+    console.print(table)

@@ -1,0 +1,176 @@
+"""``recoup template …``: lint, save, activate, show, render and install the shipped templates."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from recoup.contact.linter.cli import add_lint
+
+app = typer.Typer(help="Message templates: lint, versions, activation · 话术模板。", no_args_is_help=True)
+add_lint(app)
+console = Console()
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    from recoup import migrate
+    from recoup.db import get_engine, session_scope
+
+    engine = get_engine()
+    migrate.upgrade(engine)
+    with session_scope(engine) as session:
+        yield session
+
+
+def _preset(preset: str | None) -> str:
+    from recoup.config import get_settings
+
+    return preset or get_settings().jurisdiction
+
+
+def _problems(exc: Exception) -> None:
+    from recoup.contact.templates import TemplateRejected
+
+    if isinstance(exc, TemplateRejected):
+        for p in exc.details.get("problems", []):
+            console.print(f"  [red]{p['rule']}[/red] {p['message']} [dim]{p['excerpt']}[/dim]")
+
+
+@app.command("save")
+def save_cmd(
+    key: str = typer.Argument(..., help="NAME:CHANNEL:LOCALE, e.g. reminder:sms:zh_CN"),
+    file: Path = typer.Argument(..., help="The body (UTF-8 text; Jinja2 with the fixed variables)."),
+    subject: str | None = typer.Option(None, "--subject", help="Email subject (a template too)."),
+    by: str = typer.Option("cli", "--by"),
+    comment: str = typer.Option("", "--comment"),
+) -> None:
+    """Save a new version (not active until activated). 保存模板新版本。"""
+    from recoup.contact.templates import MessageTemplate, do_save_template, parse_key
+
+    name, channel, locale = parse_key(key)
+    body = file.read_text("utf-8")
+    with _session() as session:
+        saved = do_save_template(
+            MessageTemplate(name, channel, locale, body, subject), session=session, actor=by, comment=comment
+        )
+        label = saved.label
+    console.print(f"saved {label} · 已保存 (activate with: recoup template activate {key} {saved.version})")
+
+
+@app.command("activate")
+def activate_cmd(
+    key: str = typer.Argument(..., help="NAME:CHANNEL:LOCALE"),
+    version: int = typer.Argument(...),
+    preset: str | None = typer.Option(
+        None, "--preset", help="Whose mandatory content to check (default: jurisdiction)."
+    ),
+    domain: list[str] = typer.Option(["pay.recoup.local"], "--allow-domain", help="Whitelisted link domain."),
+    signature: list[str] = typer.Option([], "--signature", help="A registered SMS 【签名】."),
+    by: str = typer.Option("cli", "--by"),
+) -> None:
+    """Activate a version; refused with every problem when it fails the checks. 启用模板版本。"""
+    from recoup.contact.templates import TemplateRejected, do_activate
+
+    try:
+        with _session() as session:
+            tpl = do_activate(
+                key,
+                version,
+                session=session,
+                actor=by,
+                preset=_preset(preset),
+                domains=domain,
+                signatures=signature,
+            )
+            label = tpl.label
+    except TemplateRejected as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        _problems(exc)
+        raise typer.Exit(1) from None
+    console.print(f"active: {label} · 已启用")
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """Templates, their versions and which one is active. 模板列表。"""
+    from sqlalchemy import select
+
+    from recoup.configs.models import ConfigVersion
+    from recoup.contact.templates import KIND, active_template
+
+    table = Table(title="Message templates · 话术模板", box=box.SIMPLE_HEAD)
+    for col in ("template", "versions", "active"):
+        table.add_column(col)
+    with _session() as session:
+        rows = session.scalars(
+            select(ConfigVersion).where(ConfigVersion.kind == KIND).order_by(ConfigVersion.name)
+        )
+        latest: dict[str, int] = {}
+        for r in rows:
+            latest[r.name] = max(latest.get(r.name, 0), r.version)
+        for key, n in latest.items():
+            act = active_template(key, session=session)
+            table.add_row(key, str(n), str(act.version) if act else "—")
+    console.print(table)
+
+
+@app.command("render")
+def render_cmd(
+    key: str = typer.Argument(..., help="NAME:CHANNEL:LOCALE (the active version) or NAME:CHANNEL:LOCALE@N"),
+    values: Path = typer.Argument(..., help="JSON with the message values (amounts in minor units)."),
+    preset: str | None = typer.Option(None, "--preset"),
+    domain: list[str] = typer.Option(["pay.recoup.local"], "--allow-domain"),
+) -> None:
+    """Render a template with values, checked as before sending. 渲染预览。"""
+    from recoup.contact.templates import (
+        TemplateRejected,
+        active_template,
+        context_from_mapping,
+        get_template,
+        render,
+    )
+    from recoup.errors import NotFoundError
+
+    key_part, _, ver = key.partition("@")
+    with _session() as session:
+        tpl = (
+            get_template(key_part, int(ver), session=session)
+            if ver
+            else active_template(key_part, session=session)
+        )
+    if tpl is None:
+        raise NotFoundError(f"no active version of {key_part} · 该模板没有启用的版本")
+    ctx = context_from_mapping(json.loads(values.read_text("utf-8")))
+    try:
+        out = render(tpl, ctx, preset=_preset(preset), domains=domain)
+    except TemplateRejected as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        _problems(exc)
+        raise typer.Exit(1) from None
+    if out.subject:
+        console.print(f"[bold]{out.subject}[/bold]")
+    console.print(out.body)
+
+
+@app.command("install-defaults")
+def install_cmd(
+    preset: str | None = typer.Option(None, "--preset", help="Only the templates written for this preset."),
+    by: str = typer.Option("setup", "--by"),
+) -> None:
+    """Save and activate the shipped templates. 安装默认模板。"""
+    from recoup.contact.templates import do_install_defaults
+
+    with _session() as session:
+        done = do_install_defaults(session=session, actor=by, preset=preset)
+        labels = [t.label for t in done]
+    for label in labels:
+        console.print(f"active: {label}")
