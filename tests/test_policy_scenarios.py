@@ -95,3 +95,20 @@ def test_unknown_preset_is_clear() -> None:
 
     with pytest.raises(NotFoundError, match="no preset 'xx'"):
         check_scenario({"preset": "xx", "now": "2026-11-24T10:00:00+08:00", "proposed": []})
+
+
+def test_cli_presets_copy_show_and_audit(tmp_path: Path) -> None:
+    result = _recoup(
+        tmp_path, "policy", "copy", "cn", "cn-strict", "--set", "CN-FREQ-CONN.max=2", "--by", "officer"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "cn-strict@1" in result.stdout
+    shown = _recoup(tmp_path, "policy", "show", "cn-strict", "--json")
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert data["version"] == "cn-strict@1" and data["rules"]["CN-FREQ-CONN"]["max"] == 2
+    bad = _recoup(tmp_path, "policy", "copy", "cn", "x", "--set", "CN-FREQ-CONN.maxx=2")
+    assert bad.returncode == 65 and "CN-FREQ-CONN" in bad.stderr and "maxx" in bad.stderr
+    audit = _recoup(tmp_path, "policy", "audit", "--from", "2026-11-01", "--to", "2026-11-30", "--json")
+    assert audit.returncode == 0, audit.stderr
+    assert json.loads(audit.stdout) == {"violations": [], "count": 0}
