@@ -1,4 +1,4 @@
-"""The hand-written policy scenarios (tests/policy/cases.py) judged by the engine and by the CLI."""
+"""The hand-written policy scenarios (tests/policy_cases.py) judged by the engine and by the CLI."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.policy.cases import ALL, CN, US
 
+from policy_cases import ALL, CN, US
 from recoup.contact.policy.scenario import ScenarioError, check_scenario, load_scenario
 
 
