@@ -48,6 +48,7 @@ def test_cycle_runs_records_and_is_idempotent(own_engine: Engine, tmp_path: Path
         ("features", "done"),
         ("scoring", "done"),
         ("intake", "done"),
+        ("decisions", "done"),
     ]
     out = Outputs(lake)
     daily = out.read("account_daily", AS_OF)
@@ -71,7 +72,7 @@ def test_cycle_runs_records_and_is_idempotent(own_engine: Engine, tmp_path: Path
     with session_scope(own_engine) as s:
         assert s.scalar(select(func.count()).select_from(Case)) == cases
         runs = s.scalars(select(CycleRun).order_by(CycleRun.id)).all()
-    assert [r.status for r in runs] == ["done"] * 10
+    assert [r.status for r in runs] == ["done"] * 12
     assert all(r.finished_at is not None and r.seconds >= 0 for r in runs)
     assert (
         runs[1].rows == 300 and "bucket=v1" in runs[1].config_version and "tol=100" in runs[1].config_version

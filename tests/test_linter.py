@@ -419,3 +419,19 @@ def test_cli_bad_input(args: list[str], error: type[Exception]) -> None:
     # The main CLI turns a RecoupError into a message and its exit code (2 for the linter's input errors).
     assert isinstance(res.exception, error)
     assert isinstance(res.exception, RecoupError) and res.exception.exit_code == 2
+
+
+def test_words_inside_links_are_not_content() -> None:
+    # A payment token may contain anything; the link rules (whitelist) judge links, not the content rules.
+    text = "【示例消费金融】您好，请通过官方链接还款：https://pay.recoup.local/p/5b9sb2cao，谢谢。"
+    ctx = LintContext(allowed_domains=frozenset({"pay.recoup.local"}))
+    assert lint(text, preset="cn", locale="zh_CN", channel="sms", context=ctx).ok
+    bad = "【示例消费金融】你这个老赖，快还钱：https://pay.recoup.local/p/x"
+    assert "CN-CONTENT.insult" in lint(bad, preset="cn", locale="zh_CN", channel="sms", context=ctx).rules
+
+
+def test_a_link_ends_at_chinese_text_or_a_comma() -> None:
+    text = "还款：https://pay.recoup.local/p/abc123，否则后果自负"
+    ((a, b, domain),) = find_links(text)
+    assert text[a:b] == "https://pay.recoup.local/p/abc123" and domain == "pay.recoup.local"
+    assert "CN-CONTENT.threat" in lint(text, preset="cn").rules

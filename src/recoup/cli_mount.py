@@ -20,6 +20,7 @@ GROUPS: tuple[tuple[str, str, str | None], ...] = (
     ("recoup.contact.cli", "qa_app", "qa"),
     ("recoup.contact.cli_dispatch", "register", None),
     ("recoup.contact.template_cli", "app", "template"),
+    ("recoup.strategy.cli", "app", "strategy"),
     ("recoup.demo", "register", None),
 )
 

@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "recoup.cycle.models",
     "recoup.scoring.models",
     "recoup.contact.models",
+    "recoup.strategy.models",
 )
 
 for _name in MODEL_MODULES:

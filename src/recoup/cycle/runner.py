@@ -15,6 +15,10 @@ Steps:
    severe) by the ``segment`` decision table; D's partition of ``scores`` replaced in one commit.
 4. ``intake`` — accounts in collections are mirrored into the DB; one case per borrower opens,
    is graded, or closes with its reason.
+5. ``decisions`` — every account in collections gets its decision from the current strategy version
+   (and experiment arm): D's partition of ``decisions`` is replaced in one commit, then, in one DB
+   transaction, messages are enqueued in the outbox and calls, visits, letters, legal reviews and
+   placements become ``work_task`` rows (``recoup.strategy``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from sqlalchemy.orm import Session
 from recoup import rules
 from recoup.cases.service import do_intake
 from recoup.cases.tables import CASE_GRADE
+from recoup.config import get_settings
 from recoup.cycle.config import current_tables
 from recoup.cycle.models import CycleRun
 from recoup.db import session_scope, utcnow
@@ -40,8 +45,11 @@ from recoup.lake import Lake, book_as_of
 from recoup.lake.store import Outputs
 from recoup.scoring.features import FEATURES, features
 from recoup.scoring.service import score_accounts
+from recoup.strategy import flows as strategy_flows
+from recoup.strategy import kernel as strategy_kernel
+from recoup.strategy.service import load_plan
 
-STEPS = ("facts", "delinquency", "features", "scoring", "intake")
+STEPS = ("facts", "delinquency", "features", "scoring", "intake", "decisions")
 Progress = Callable[[str], None]
 
 
@@ -200,6 +208,30 @@ class Cycle:
         return res.accounts_open, (
             f"{res.cases_open} open cases ({res.opened} opened, {res.closed} closed today); "
             f"{res.accounts_open} accounts in collections"
+        )
+
+    def step_decisions(self, as_of: dt.date) -> tuple[int, str]:
+        daily = self.out.read("account_daily", as_of)
+        if daily is None:
+            raise RuntimeError(f"account_daily has no partition for {as_of}")
+        scores = self.out.read("scores", as_of)
+        with session_scope(self.engine) as session:
+            book = book_as_of(as_of, session=session, lake=self.lake)
+            plan = load_plan(session=session)  # saves the default strategy as v1 on first use
+        customers = book.scan("borrowers").select("borrower_id", "customer_type").collect()
+        frame = strategy_kernel.decision_frame(daily, scores, customers)
+        decisions = strategy_kernel.decide(frame, plan, as_of=as_of)
+        version = self.out.replace("decisions", decisions, as_of=as_of)
+        with session_scope(self.engine) as session:  # one transaction: every message and task of the day
+            acted = strategy_flows.do_act(
+                decisions, plan, session=session, as_of=as_of, settings=get_settings()
+            )
+        arms = ""
+        if plan.experiment is not None:
+            counts = decisions.get_column("arm").value_counts(sort=True).iter_rows()
+            arms = f" experiment {plan.experiment.name} (" + ", ".join(f"{a} {n}" for a, n in counts) + ");"
+        return decisions.height, (
+            f"strategy {plan.champion.label};{arms} {acted.summary()}; decisions version {version}"
         )
 
 

@@ -63,7 +63,8 @@ _TLDS = (
 _LINK = re.compile(
     r"(?<![@a-z0-9_.-])(?:https?://([^\s/:?#，。；！？【】（）()<>\"']+)|"
     rf"((?:[a-z0-9](?:[a-z0-9-]{{0,61}}[a-z0-9])?\.)+(?:{_TLDS}))(?![a-z0-9-]))"
-    r"(?::\d+)?(?:[/?#][^\s，。；！？【】（）()<>\"']*)?",
+    # A link ends at a space, a bracket, a comma or the first Chinese character (SMS glue text to links).
+    r"(?::\d+)?(?:[/?#][^\s,，。；！？【】（）()<>\"'\u3000-\u9fff]*)?",
     re.IGNORECASE,
 )
 _AMOUNT = re.compile(r"[$€£¥￥]\s?\d|\d[\d,]*(?:\.\d+)?\s?(?:dollars|usd|元|块)", re.IGNORECASE)

@@ -1,0 +1,1 @@
+"""Collection strategies as versioned data, champion/challenger experiments and the daily decisions."""
