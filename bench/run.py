@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHES = ["bench_import.py", "bench_cycle.py", "bench_scoring.py", "bench_policy.py"]
+BENCHES = ["bench_import.py", "bench_cycle.py", "bench_scoring.py", "bench_policy.py", "bench_selfcure.py"]
 
 if __name__ == "__main__":
     failed = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import polars as pl
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -91,10 +92,19 @@ def test_lender_and_agency_attempts_count_together(session: Session, tmp_path: P
         _write(tmp_path, LOG), session=session, agency="AG1", timezone="Asia/Shanghai", cipher=CIPHER
     )
     do_record_attempt(
-        session=session, source="collector", external_id="own-1", borrower_key="B1", debt_key="L1",
-        at=dt.datetime(2026, 11, 24, 11, 0, tzinfo=SH), channel=Channel.CALL, party=Party.DEBTOR,
-        destination="+86 13800000002", outcome=AttemptOutcome.CONVERSATION, made_by="alice", cipher=CIPHER,
-    )  # fmt: skip
+        session=session,
+        source="collector",
+        external_id="own-1",
+        borrower_key="B1",
+        debt_key="L1",
+        at=dt.datetime(2026, 11, 24, 11, 0, tzinfo=SH),
+        channel=Channel.CALL,
+        party=Party.DEBTOR,
+        destination="+86 13800000002",
+        outcome=AttemptOutcome.CONVERSATION,
+        made_by="alice",
+        cipher=CIPHER,
+    )
     policy = Policy(load_builtin("cn"))
     proposal = Proposal(
         "p", dt.datetime(2026, 11, 24, 15, 0, tzinfo=SH), Channel.CALL, Party.DEBTOR, "13800000003"
@@ -113,9 +123,13 @@ def test_lender_and_agency_attempts_count_together(session: Session, tmp_path: P
 def test_hold_counts_from_when_it_was_recorded(session: Session) -> None:
     start = dt.datetime(2026, 11, 1, tzinfo=SH)
     do_add_hold(
-        session=session, borrower_key="B9", kind=HoldKind.STOP, start=start, reason="complaint",
+        session=session,
+        borrower_key="B9",
+        kind=HoldKind.STOP,
+        start=start,
+        reason="complaint",
         recorded_at=dt.datetime(2026, 11, 10, 9, 0, tzinfo=SH),
-    )  # fmt: skip
+    )
     before = borrower_context("B9", session=session, known_at=dt.datetime(2026, 11, 5, tzinfo=SH))
     after = borrower_context("B9", session=session, known_at=dt.datetime(2026, 11, 11, tzinfo=SH))
     assert before.holds == () and len(after.holds) == 1 and after.holds[0].kind is HoldKind.STOP
@@ -124,3 +138,29 @@ def test_hold_counts_from_when_it_was_recorded(session: Session) -> None:
     assert check_attempt(policy, session=session, borrower_key="B9", proposal=p, cipher=CIPHER).rules == (
         "HOLD-STOP",
     )
+
+
+def test_attempt_facts_for_a_business_day(session: Session, tmp_path: Path) -> None:
+    from recoup.contact.service import ATTEMPT_FACTS_SCHEMA, attempt_facts
+
+    do_import_attempts(
+        _write(tmp_path, LOG), session=session, agency="AG1", timezone="Asia/Shanghai", cipher=CIPHER
+    )
+    do_record_attempt(
+        session=session,
+        source="collector",
+        external_id="late",
+        borrower_key="B1",
+        at=dt.datetime(2026, 11, 25, 0, 30, tzinfo=SH),
+        channel=Channel.CALL,
+        party=Party.DEBTOR,
+        destination="13800000001",
+        outcome=AttemptOutcome.NO_ANSWER,
+        made_by="alice",
+        cipher=CIPHER,
+    )
+    facts = attempt_facts(session=session, as_of=dt.date(2026, 11, 24), timezone="Asia/Shanghai")
+    assert facts.schema == pl.Schema(ATTEMPT_FACTS_SCHEMA)
+    assert facts.height == 4 and set(facts["agency"]) == {"AG1"}  # 00:30 on the 25th is the next day
+    assert facts.filter(pl.col("loan_id") == "L1")["has_recording"].to_list() == [True, True, False]
+    assert "destination" not in "".join(facts.columns).replace("destination_kind", "")

@@ -69,3 +69,11 @@ def test_reason_frame_words_the_top_risk_raising_features() -> None:
     assert [r[1, f"reason_{i}"] for i in (1, 2, 3)] == ["bureau_score", None, None]
     assert r[0, "reasons_zh"] == "逾期天数较长；还款金额持续下降；剩余本金占比高"
     assert r[1, "reasons_en"] == "a weak credit-bureau score"
+
+
+def test_reasons_when_no_feature_raises_the_risk() -> None:
+    # Every contribution lowers the risk in some rows, and no second or third reason exists anywhere.
+    contrib = pd.DataFrame({"dpd": [-1.0, -2.0], "paid_30d": [-0.5, 0.3]})
+    out = reason_frame(contrib)
+    assert out["reason_1"].to_list() == [None, "paid_30d"]
+    assert out["reason_2"].null_count() == 2 and out["reasons_en"].to_list()[0] == ""

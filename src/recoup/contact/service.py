@@ -10,7 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
 
+import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,8 +38,10 @@ from recoup.pii import PiiCipher, cipher_from_settings, mask_email, mask_phone
 from recoup.portfolio.models import Borrower, ContactPoint
 
 __all__ = [
+    "ATTEMPT_FACTS_SCHEMA",
     "BorrowerState",
     "ContactInputError",
+    "attempt_facts",
     "borrower_context",
     "borrower_state",
     "check_attempt",
@@ -341,3 +346,53 @@ def check_attempt(
     borrower = borrower_context(borrower_key, session=session, known_at=known)
     history = history_for(borrower_key, session=session, before=proposal.at)
     return policy.judge(hashed, borrower=borrower, history=history, now=known)
+
+
+#: The columns of the lake's ``out/contact_attempts`` (no destinations: ids, hashes and codes only).
+ATTEMPT_FACTS_SCHEMA: dict[str, pl.DataType] = {
+    "as_of": pl.Date(),
+    "attempt_id": pl.Int64(),
+    "source": pl.String(),
+    "borrower_id": pl.String(),
+    "loan_id": pl.String(),
+    "at": pl.Datetime("us", "UTC"),
+    "channel": pl.String(),
+    "party": pl.String(),
+    "destination_kind": pl.String(),
+    "outcome": pl.String(),
+    "disposition": pl.String(),
+    "made_by": pl.String(),
+    "agency": pl.String(),
+    "has_recording": pl.Boolean(),
+}
+
+
+def attempt_facts(*, session: Session, as_of: dt.date, timezone: str) -> pl.DataFrame:
+    """The attempts made on business date ``as_of`` (the lender's calendar day), for the lake."""
+    zone = ZoneInfo(timezone)
+    lo = dt.datetime.combine(as_of, dt.time(0), tzinfo=zone)
+    hi = lo + dt.timedelta(days=1)
+    rows = session.execute(
+        select(
+            ContactAttempt.id,
+            ContactAttempt.source,
+            ContactAttempt.borrower_key,
+            ContactAttempt.debt_key,
+            ContactAttempt.at,
+            ContactAttempt.channel,
+            ContactAttempt.party,
+            ContactAttempt.destination_kind,
+            ContactAttempt.outcome,
+            ContactAttempt.disposition,
+            ContactAttempt.made_by,
+            ContactAttempt.agency,
+            ContactAttempt.recording_ref.is_not(None),
+        )
+        .where(ContactAttempt.at >= lo, ContactAttempt.at < hi)
+        .order_by(ContactAttempt.at, ContactAttempt.id)
+    ).all()
+    cols = list(ATTEMPT_FACTS_SCHEMA)[1:]
+    data: dict[str, list[Any]] = {c: [r[i] for r in rows] for i, c in enumerate(cols)}
+    data["at"] = [a.astimezone(dt.UTC) for a in data["at"]]
+    frame = pl.DataFrame(data, schema={c: ATTEMPT_FACTS_SCHEMA[c] for c in cols})
+    return frame.with_columns(pl.lit(as_of, pl.Date()).alias("as_of")).select(list(ATTEMPT_FACTS_SCHEMA))

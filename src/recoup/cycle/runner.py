@@ -37,6 +37,7 @@ from recoup import rules
 from recoup.cases.service import do_intake
 from recoup.cases.tables import CASE_GRADE
 from recoup.config import get_settings
+from recoup.contact.service import attempt_facts
 from recoup.cycle.config import current_tables
 from recoup.cycle.models import CycleRun
 from recoup.db import session_scope, utcnow
@@ -154,7 +155,11 @@ class Cycle:
 
     # -- steps: each returns (rows, detail) and is idempotent for its date ---------------------------
     def step_facts(self, as_of: dt.date) -> tuple[int, str]:
-        return 0, "no DB fact tables yet (attempts, promises, plans, holds arrive with later issues)"
+        """Copy the day's contact attempts (by everyone) from the DB into the lake for the later steps."""
+        with session_scope(self.engine) as session:
+            attempts = attempt_facts(session=session, as_of=as_of, timezone=get_settings().timezone)
+        version = self.out.replace("contact_attempts", attempts, as_of=as_of)
+        return attempts.height, f"{attempts.height} contact attempts; contact_attempts version {version}"
 
     def step_delinquency(self, as_of: dt.date) -> tuple[int, str]:
         with session_scope(self.engine) as session:

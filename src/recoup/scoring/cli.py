@@ -59,6 +59,8 @@ def _parse_monotone(text: str | None) -> dict[str, int] | None:
 
     if not text:
         return None
+    if text.strip().lower() == "none":
+        return {}
     out: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         feature, _, value = part.partition("=")
@@ -77,7 +79,12 @@ def train_cmd(
     features: str | None = typer.Option(
         None, "--features", help="Comma-separated features (default: every column but as_of, ids, target)."
     ),
-    monotone: str | None = typer.Option(None, "--monotone", help="GBM constraints, e.g. dpd=1,paid_30d=-1."),
+    monotone: str | None = typer.Option(
+        None,
+        "--monotone",
+        help="GBM constraints, e.g. dpd=-1,paid_30d=1; replaces the defaults of self_cure and roll_forward "
+        "(docs/scoring.md); 'none' for no constraints.",
+    ),
     by: str = typer.Option("cli", "--by", help="Who trains it (recorded in the registry and ledger)."),
 ) -> None:
     """Train a new candidate version with an out-of-time holdout; store artefact and model card. 训练模型。"""

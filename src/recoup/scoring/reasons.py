@@ -49,7 +49,10 @@ def reason_frame(contrib: pd.DataFrame, k: int = 3) -> pl.DataFrame:
     width = codes.shape[1]
     frame = pl.DataFrame(
         {
-            f"reason_{i + 1}": pl.Series(codes[:, i] if i < width else [None] * len(values), dtype=pl.String)
+            # Through a list: an object array of only Nones (no risk-raising feature) cannot be cast.
+            f"reason_{i + 1}": pl.Series(
+                codes[:, i].tolist() if i < width else [None] * len(values), dtype=pl.String
+            )
             for i in range(k)
         }
     )

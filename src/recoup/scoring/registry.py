@@ -32,6 +32,7 @@ from recoup.config import get_settings
 from recoup.db import utcnow
 from recoup.errors import RecoupError
 from recoup.ledger.service import do_append
+from recoup.scoring.defaults import default_monotone
 from recoup.scoring.estimators import GBMClassifier, ScorecardClassifier
 from recoup.scoring.evaluation import auc, gini, ks
 from recoup.scoring.features import FEATURES
@@ -287,10 +288,19 @@ def do_train(
     holdout: Holdout = "time",
 ) -> ModelVersion:
     """Train version N+1 of ``name`` as a candidate: fit on all but the latest ~20 % of as-of dates,
-    evaluate on those, refit on every row for the artefact, write artefact and model card, ledger it."""
+    evaluate on those, refit on every row for the artefact, write artefact and model card, ledger it.
+
+    ``monotone=None`` gives a gbm named ``self_cure`` or ``roll_forward`` its default constraints
+    (:data:`recoup.scoring.defaults.MONOTONE_DEFAULTS`, restricted to ``features``); a mapping given
+    replaces them entirely (``{}``: no constraints)."""
     _check_inputs(
         name, frame, target=target, kind=kind, features=features, monotone=monotone, holdout=holdout
     )
+    if monotone is None:
+        monotone = default_monotone(name, features) if kind == "gbm" else {}
+        monotone_source = "default" if monotone else "none"
+    else:
+        monotone_source = "given" if any(monotone.values()) else "none"
     labelled = frame.with_columns(_as_of(frame)).filter(pl.col(target).is_not_null())
     X, y, _ = prepare(labelled.select([*features, target]), target, None)
     y = np.asarray(y, dtype=np.int64)
@@ -318,6 +328,7 @@ def do_train(
     order = np.argsort(-imp, kind="stable")
     metrics["importances"] = {str(X.columns[i]): float(imp[i] / total) for i in order}
     metrics["train_bad_rate"] = float(y.mean())
+    metrics["monotone_source"] = monotone_source
     if isinstance(final, GBMClassifier):
         metrics["calibration_method"] = getattr(final, "calibration_method_", final.calibration)
 
@@ -417,6 +428,14 @@ def model_card(row: ModelVersion) -> str:
                 f"{h['fit_start']} → {h['fit_end']}, {h['fit_n']:,} rows",
             ],
             ["Holdout · 验证集", hold],
+            [
+                "Monotone constraints · 单调约束",
+                {
+                    "default": f"defaults of {row.name} (docs/scoring.md) · 默认约束",
+                    "given": "given at training · 训练时指定",
+                    "none": "none · 无",
+                }[m.get("monotone_source") or ("given" if any(row.monotone.values()) else "none")],
+            ],
             ["Created · 创建", f"{created} by {row.created_by}"],
             ["Artefact sha256 · 模型文件哈希", f"`{row.artefact_sha256}`"],
         ],
