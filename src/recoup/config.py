@@ -55,6 +55,14 @@ class Settings(BaseSettings):
         description="base64 of 32 random bytes; default: generated once into data_dir/secrets/pii.key",
     )
     import_error_limit: int = Field(default=50, ge=1, le=100_000)
+    link_domains: list[str] = Field(
+        default_factory=lambda: ["pay.recoup.local"],
+        description="Domains messages may link to (JSON list); any other link is refused.",
+    )
+    sms_signatures: list[str] = Field(
+        default_factory=list,
+        description="Registered SMS 【签名】s (JSON list); empty: any 【…】 signature, but one is required.",
+    )
     channels_file: Path | None = Field(
         default=None, description="TOML mapping contact channels to plugins; default data_dir/channels.toml"
     )

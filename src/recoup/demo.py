@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import typer
@@ -55,8 +56,19 @@ def _table(title: str, frame: pl.DataFrame, key: str, key_title: str, currency: 
 SIM_START = dt.date(2026, 9, 25)
 
 
+def _dispatch(engine: Any, now: dt.datetime, total: Any) -> None:
+    """Send every message due at ``now`` (batches until none is left)."""
+    from recoup.contact.dispatch import run_once
+
+    while True:
+        rep = run_once(engine, now=now, batch=500)
+        total.add(rep)
+        if rep.claimed == 0:
+            return
+
+
 def _simulated_history(
-    loans: int, days: int, seed: int, *, settings: Any, engine: Any, lake: Any
+    loans: int, days: int, seed: int, *, settings: Any, engine: Any, lake: Any, sent: Any
 ) -> tuple[dt.date, Any]:
     """Simulate a lender for ``days`` days, import each day's extract and run the cycle on it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -83,7 +95,8 @@ def _simulated_history(
             )
             (directory / "done").write_text("ok")
         day_dirs = sorted(p for p in directory.iterdir() if p.is_dir())
-        task = bar.add_task("import + daily cycle · 导入与批处理", total=len(day_dirs))
+        task = bar.add_task("import + daily cycle + dispatch · 导入、批处理与发送", total=len(day_dirs))
+        zone = ZoneInfo(settings.timezone)
         cycle = Cycle(engine=engine, lake=lake)
         outcome = None
         for i, d in enumerate(day_dirs):
@@ -91,6 +104,9 @@ def _simulated_history(
             with session_scope(engine) as session:
                 import_dir(d, as_of=day, settings=settings, lake=lake, session=session, full=i == 0)
             outcome = cycle.run(day)
+            # The next morning at 10:00 the dispatcher sends what the day's decisions planned, each
+            # message judged by the contact policy at that moment (channels default to CSV files).
+            _dispatch(engine, dt.datetime.combine(day + dt.timedelta(days=1), dt.time(10), tzinfo=zone), sent)
             bar.update(task, advance=1)
     assert outcome is not None
     return outcome.as_of, outcome
@@ -99,6 +115,7 @@ def _simulated_history(
 def run_demo(loans: int, *, seed: int = 7, days: int = 60) -> None:
     from recoup import migrate
     from recoup.config import get_settings
+    from recoup.contact.dispatch import DispatchReport
     from recoup.cycle.runner import Cycle
     from recoup.db import get_engine, session_scope
     from recoup.lake import book_as_of, get_lake
@@ -114,10 +131,13 @@ def run_demo(loans: int, *, seed: int = 7, days: int = 60) -> None:
     engine = get_engine(settings)
     migrate.upgrade(engine)
     lake = get_lake(settings)
+    sent = DispatchReport()
     as_of = SAMPLE_AS_OF
     directory: Path = SAMPLE_DIR
     if loans > 0:
-        as_of, cycle = _simulated_history(loans, days, seed, settings=settings, engine=engine, lake=lake)
+        as_of, cycle = _simulated_history(
+            loans, days, seed, settings=settings, engine=engine, lake=lake, sent=sent
+        )
     else:
         console.rule(f"recoup demo · 演示 — extract {directory} as of {as_of}")
         with session_scope(engine) as session, progress_reporter("import") as prog:
@@ -127,6 +147,8 @@ def run_demo(loans: int, *, seed: int = 7, days: int = 60) -> None:
         print_outcome(out)
         with progress_reporter("cycle") as prog:
             cycle = Cycle(engine=engine, lake=lake, progress=prog).run(as_of)
+        zone = ZoneInfo(settings.timezone)
+        _dispatch(engine, dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(10), tzinfo=zone), sent)
     intake = next(s for s in cycle.steps if s.step == "intake")
     positions = Outputs(lake).read("account_daily", as_of)
     assert positions is not None
@@ -180,6 +202,7 @@ def run_demo(loans: int, *, seed: int = 7, days: int = 60) -> None:
         f"({format_amount(unpaid, cur)} unpaid of {format_amount(due, cur)} due)"
     )
     _print_roll_rates(lake, as_of)
+    _print_contact(engine, lake, as_of, sent, settings)
     console.print(f"audit ledger · 审计账本: {report.summary()}")
     console.print(f"data · 数据: database {settings.database_url} · lake {settings.lake_uri}")
 
@@ -199,6 +222,55 @@ def _print_roll_rates(lake: Any, as_of: dt.date) -> None:
         return
     m = roll_rate_matrix(snapshot_on_or_before(daily, start), snapshot_on_or_before(daily, end))  # type: ignore[arg-type]
     console.print(_matrix_table(f"Roll rates · 迁徙率 {start} → {end} (balance-weighted)", m, "balance"))
+
+
+def _print_contact(engine: Any, lake: Any, as_of: dt.date, sent: Any, settings: Any) -> None:
+    """The last day's decisions, what the dispatcher did with the messages, and the policy audit."""
+    from recoup.contact.policy.audit import audit
+    from recoup.db import session_scope
+    from recoup.lake.store import Outputs
+
+    decisions = Outputs(lake).read("decisions", as_of)
+    if decisions is not None and decisions.height:
+        counts = (
+            decisions.group_by("segment", "treatment")
+            .len()
+            .pivot(on="segment", index="treatment", values="len")
+            .fill_null(0)
+            .sort("treatment")
+        )
+        table = Table(
+            title=f"Decisions for {as_of} · 当日策略决策 (strategy {decisions['strategy'][0]} "
+            f"v{decisions['strategy_version'][0]})"
+        )
+        for col in counts.columns:
+            table.add_column(col, justify="left" if col == "treatment" else "right")
+        for row in counts.iter_rows():
+            table.add_row(*(str(v) for v in row))
+        console.print(table)
+    c = sent.counts()
+    console.print(
+        f"dispatcher · 发送 (policy re-checked at send time · 发送时复核合规): sent 已发送 {c['sent']:,} · "
+        f"deferred 顺延 {c['deferred']:,} · blocked 拦截 {c['blocked']:,} · "
+        f"failed 失败 {c['failed'] + c['dead']:,}"
+    )
+    start = as_of - dt.timedelta(days=60)
+    with session_scope(engine) as session:
+        found = list(
+            audit(
+                session=session,
+                start=start,
+                end=as_of + dt.timedelta(days=1),
+                preset=settings.jurisdiction,
+                timezone=settings.timezone,
+                domains=settings.link_domains,
+                signatures=settings.sms_signatures,
+            )
+        )
+    console.print(
+        f"policy audit · 合规稽核 {start} – {as_of + dt.timedelta(days=1)}: "
+        f"{len(found)} violation(s) · 违规 {len(found)} 次 (independent replay of every recorded attempt)"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -500,7 +500,11 @@ def run_once(
     try:
         if policy is None:
             with session_scope(engine) as session:
-                policy = Policy(resolve(s.jurisdiction, session=session))
+                policy = Policy(
+                    resolve(s.jurisdiction, session=session),
+                    domains=s.link_domains,
+                    signatures=s.sms_signatures,
+                )
         run = _Dispatch(
             engine,
             clock=clock,

@@ -307,8 +307,13 @@ def do_act(
         )
         sig = doc.registered_signature
         try:
+            # The lender's whitelist and registered signatures (Settings) are what the dispatcher checks too.
             rendered = templates.render(
-                tpl, ctx, preset=linter, domains=[doc.link_domain], signatures=[sig] if sig else ()
+                tpl,
+                ctx,
+                preset=linter,
+                domains=s.link_domains,
+                signatures=s.sms_signatures or ([sig] if sig else []),
             )
         except templates.TemplateRejected as exc:
             task(row, acc, "review", f"rendering rejected · 渲染未通过检查: {exc.message}")

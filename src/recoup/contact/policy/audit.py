@@ -10,7 +10,7 @@ flags as recorded by then, and every attempt made before it by anyone. An attemp
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from zoneinfo import ZoneInfo
 
@@ -57,8 +57,16 @@ class Violation:
         return out
 
 
-def policy_at(name: str, when: dt.datetime, *, session: Session, cache: dict[object, Policy]) -> Policy:
-    """The policy of preset ``name`` as it stood at ``when``."""
+def policy_at(
+    name: str,
+    when: dt.datetime,
+    *,
+    session: Session,
+    cache: dict[object, Policy],
+    domains: Sequence[str] = (),
+    signatures: Sequence[str] = (),
+) -> Policy:
+    """The policy of preset ``name`` as it stood at ``when`` (with the lender's link whitelist)."""
     row = session.scalars(
         select(ConfigVersion)
         .where(ConfigVersion.kind == KIND, ConfigVersion.name == name, ConfigVersion.created_at <= when)
@@ -68,7 +76,7 @@ def policy_at(name: str, when: dt.datetime, *, session: Session, cache: dict[obj
     key: object = (name, row.version) if row is not None else (name, "builtin")
     if key not in cache:
         preset = from_payload(dict(row.payload), str(row.version)) if row is not None else load_builtin(name)
-        cache[key] = Policy(preset)
+        cache[key] = Policy(preset, domains=domains, signatures=signatures)
     return cache[key]
 
 
@@ -93,9 +101,15 @@ def audit(
     end: dt.date,
     preset: str,
     timezone: str = "Asia/Shanghai",
+    domains: Sequence[str] = (),
+    signatures: Sequence[str] = (),
     progress: Callable[[int, int], None] | None = None,
 ) -> Iterator[Violation]:
-    """Yield the violations among attempts made on business dates ``start``…``end`` (inclusive)."""
+    """Yield the violations among attempts made on business dates ``start``…``end`` (inclusive).
+
+    ``domains`` and ``signatures`` are the lender's link whitelist and registered SMS signatures
+    (``Settings.link_domains`` / ``sms_signatures``), which the content rules of recorded messages need.
+    """
     zone = ZoneInfo(timezone)
     lo = dt.datetime.combine(start, dt.time(0), tzinfo=zone)
     hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
@@ -123,7 +137,9 @@ def audit(
         for r in rows:
             if r.at < lo:
                 continue
-            policy = policy_at(preset, r.at, session=session, cache=cache)
+            policy = policy_at(
+                preset, r.at, session=session, cache=cache, domains=domains, signatures=signatures
+            )
             proposal = Proposal(
                 id=str(r.id),
                 at=r.at,

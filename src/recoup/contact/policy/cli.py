@@ -147,7 +147,17 @@ def audit_cmd(
     d1, d2 = parse_as_of(start), parse_as_of(end)
     name = preset or settings.jurisdiction
     with _session_or_none() as session:
-        found = list(audit(session=session, start=d1, end=d2, preset=name, timezone=settings.timezone))
+        found = list(
+            audit(
+                session=session,
+                start=d1,
+                end=d2,
+                preset=name,
+                timezone=settings.timezone,
+                domains=settings.link_domains,
+                signatures=settings.sms_signatures,
+            )
+        )
     if as_json:
         print(
             json.dumps({"violations": [v.to_json() for v in found], "count": len(found)}, ensure_ascii=False)

@@ -9,7 +9,7 @@ ignored because a preset was edited.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from recoup.contact.policy.base import Ctx
 from recoup.contact.policy.model import ConsentScope, Flag
@@ -21,7 +21,12 @@ LintFn = Callable[[Ctx], tuple[tuple[str, str], ...]]
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
-def make_lint(linter_preset: str, owned: frozenset[str] = frozenset()) -> LintFn | None:
+def make_lint(
+    linter_preset: str,
+    owned: frozenset[str] = frozenset(),
+    domains: Sequence[str] = (),
+    signatures: Sequence[str] = (),
+) -> LintFn | None:
     """A function giving ``(finding id, message)`` for a proposal's content (None without the linter)."""
     try:
         from recoup.contact.linter import PRESETS, LintContext, lint
@@ -46,6 +51,8 @@ def make_lint(linter_preset: str, owned: frozenset[str] = frozenset()) -> LintFn
             consent_ai_voice=ai_consent,
             first_contact=first,
             party=p.party.value,
+            allowed_domains=frozenset(d.lower() for d in domains),
+            sms_signatures=frozenset(x.strip("【】 ") for x in signatures),
         )
         channel = None if p.channel is Channel.PORTAL else p.channel.value
         locale = "zh_CN" if _CJK.search(text) else "en"

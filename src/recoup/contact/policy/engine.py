@@ -25,10 +25,19 @@ _MAX_STEPS = 32
 class Policy:
     """A compiled preset that judges proposals; build once, judge many."""
 
-    def __init__(self, preset: Preset, *, lint: LintFn | None = None) -> None:
+    def __init__(
+        self,
+        preset: Preset,
+        *,
+        lint: LintFn | None = None,
+        domains: Sequence[str] = (),
+        signatures: Sequence[str] = (),
+    ) -> None:
+        """``domains``: where messages may link; ``signatures``: the lender's registered SMS 【签名】s."""
         self.preset = preset
         self.rules: list[Rule] = preset.compile()
-        self.lint = lint if lint is not None else _default_lint(preset, frozenset(r.id for r in self.rules))
+        owned = frozenset(r.id for r in self.rules)
+        self.lint = lint if lint is not None else make_lint(preset.linter, owned, domains, signatures)
 
     def judge(
         self,
@@ -73,8 +82,3 @@ class Policy:
 
 def _unique(ids: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ids))
-
-
-def _default_lint(preset: Preset, owned: frozenset[str]) -> LintFn | None:
-    """The content linter for the preset, when the linter is installed in this build."""
-    return make_lint(preset.linter, owned)
