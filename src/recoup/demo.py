@@ -239,6 +239,8 @@ def _print_contact(engine: Any, lake: Any, as_of: dt.date, sent: Any, settings: 
             .fill_null(0)
             .sort("treatment")
         )
+        ladder = [c for c in ("mild", "severe", "extremely_severe") if c in counts.columns]
+        counts = counts.select("treatment", *ladder, pl.exclude("treatment", *ladder))
         table = Table(
             title=f"Decisions for {as_of} · 当日策略决策 (strategy {decisions['strategy'][0]} "
             f"v{decisions['strategy_version'][0]})"
