@@ -225,3 +225,13 @@ def decisions_cmd(
         for r in dec.sort("loan_id").head(limit).iter_rows(named=True):
             table.add_row(r["loan_id"], r["arm"], r["node"], r["treatment"], r["reasons"])
         console.print(table)
+
+
+def _register_evaluation() -> None:
+    # The evaluation commands live in their own module (the loop is large); they join this group.
+    from recoup.strategy.eval_cli import register
+
+    register(app)
+
+
+_register_evaluation()

@@ -1,0 +1,285 @@
+"""``recoup strategy evaluate`` and ``recoup strategy compare``: a strategy in the loop with the frozen
+digital twin (:mod:`recoup.strategy.evaluate`). Mounted on the ``strategy`` app by :func:`register`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["register", "resolve_strategy"]
+
+_err = Console(stderr=True)
+
+
+def _yuan(fen: int) -> str:
+    from recoup.money import format_amount
+
+    return format_amount(int(fen))
+
+
+def resolve_strategy(spec: str) -> tuple[str, Any, Any]:
+    """``baseline`` or a strategy FILE (JSON or TOML, optionally with an ``execution`` section) →
+    (label, Strategy, Execution). Errors name the file and the field."""
+    from recoup.strategy.definition import load_strategy
+    from recoup.strategy.evaluate import EvaluateError, Execution, baseline_strategy
+
+    if spec == "baseline":
+        return "baseline", baseline_strategy(), Execution()
+    if spec in ("optimised", "optimized"):
+        raise EvaluateError(
+            "the optimised strategy is not available yet (the optimiser sub-step of issue 7) · "
+            "优化策略尚未实现"
+        )
+    path = Path(spec)
+    if not path.is_file():
+        raise EvaluateError(f"{spec}: not 'baseline' and not a strategy file · 既非 baseline 也非策略文件")
+    try:
+        text = path.read_text("utf-8")
+        data: Any = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise EvaluateError(f"{path}: cannot read the strategy · 无法读取策略文件: {exc}") from None
+    if not isinstance(data, dict):
+        raise EvaluateError(f"{path}: the document must be an object / table · 文档须为对象")
+    execution = Execution.from_mapping(data.pop("execution", None) or {})
+    version = data.pop("version", None)  # as printed by `recoup strategy show --json`
+    data.pop("hash", None)
+    strategy = load_strategy(data, version=version if isinstance(version, int) else None)
+    return path.name, strategy, execution
+
+
+def _capacity(
+    loans: int, file: Path | None, agent_minutes: int | None, field_visits: int | None, budget: int | None
+) -> Any:
+    from recoup.strategy.capacity import Capacity, CapacityError
+
+    cap = Capacity.for_book(loans)
+    if file is not None:
+        try:
+            data = json.loads(file.read_text("utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CapacityError(f"{file}: cannot read the capacity · 无法读取产能文件: {exc}") from None
+        if not isinstance(data, dict):
+            raise CapacityError(f"{file}: a JSON object of resource → daily limit · 须为 JSON 对象")
+        cap = cap.updated(data)
+    flags = {"agent_minutes": agent_minutes, "field_visits": field_visits, "message_budget": budget}
+    return cap.updated({k: v for k, v in flags.items() if v is not None})
+
+
+def _date(text: str) -> dt.date:
+    from recoup.strategy.evaluate import EvaluateError
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise EvaluateError(f"--start: {text!r} is not a date (YYYY-MM-DD) · 日期格式错误") from None
+
+
+def _print_result(r: Any) -> None:
+    from recoup.contact.vocab import Treatment, label
+
+    j = r.to_json()
+    console = Console()
+    version = f" v{j['strategy_version']}" if j["strategy_version"] is not None else ""
+    title = (
+        f"{j['strategy']} ({j['strategy_name']}{version} · {j['strategy_hash']}) — {j['loans']:,} loans 笔, "
+        f"{j['days']} days 天 from {j['start']}, seed {j['seed']}, perturb {j['perturb']}"
+    )
+    t = Table(title=title)
+    t.add_column("figure · 指标")
+    t.add_column("value · 数值", justify="right")
+    rate = j["recovery_rate"]
+    rows = [
+        ("recovered · 回收金额", _yuan(j["recovered"])),
+        ("cost · 成本", _yuan(j["cost"])),
+        ("  treatments · 处置成本", _yuan(j["cost_breakdown"]["treatments"])),
+        ("  agency commission · 委外佣金", _yuan(j["cost_breakdown"]["agency_commission"])),
+        ("net · 净回收", _yuan(j["net"])),
+        ("accounts in collections · 在催账户", f"{j['accounts']:,}"),
+        ("allocated (overdue at entry) · 入催金额", _yuan(j["allocated"])),
+        ("recovery rate · 催回率", f"{rate:.2%}" if rate is not None else "—"),
+        ("contacts · 联系次数", f"{j['contacts']:,}"),
+        ("complaints · 投诉", f"{j['complaints']:,} ({j['complaints_per_10k']} per 10,000 accounts 每万户)"),
+        ("violations (policy audit) · 违规（合规审计）", f"{j['violations']:,}"),
+        (
+            "policy verdicts · 合规判定",
+            f"{j['policy']['allowed']:,} allowed 允许, {j['policy']['blocked']:,} blocked 拦截, "
+            f"{j['policy']['deferred']:,} deferred 延后",
+        ),
+        ("seconds · 用时（秒）", f"{j['seconds']:.1f}"),
+    ]
+    for k, v in rows:
+        t.add_row(k, v)
+    console.print(t)
+    seg = Table(title="recovery by segment · 分段回收")
+    for c in ("segment · 分段", "accounts · 账户", "payments · 笔数", "recovered · 回收"):
+        seg.add_column(c, justify="left" if c.startswith("segment") else "right")
+    names = {"mild": "轻度", "severe": "重度", "extremely_severe": "极重度", "current": "正常"}
+    for name, s in j["recovery_by_segment"].items():
+        seg.add_row(
+            f"{name} {names.get(name, '')}", f"{s['accounts']:,}", f"{s['payments']:,}", _yuan(s["recovered"])
+        )
+    console.print(seg)
+    tr = Table(title="by treatment · 按处置")
+    for c in ("treatment · 处置", "attempts · 次数", "reached · 触达", "complaints · 投诉", "cost · 成本"):
+        tr.add_column(c, justify="left" if c.startswith("treatment") else "right")
+    for name, b in j["by_treatment"].items():
+        tr.add_row(
+            f"{name} {label(Treatment(name))}",
+            f"{b['attempts']:,}",
+            f"{b['reached']:,}",
+            f"{b['complaints']:,}",
+            _yuan(b["cost"]),
+        )
+    console.print(tr)
+    cap = Table(title="capacity per day and use over the run · 每日产能与使用")
+    for c in ("resource · 资源", "per day · 每日", "used · 已用", "left in the queue · 超出产能"):
+        cap.add_column(c, justify="left" if c.startswith("resource") else "right")
+    for name, limit in j["capacity"].items():
+        if name == "minutes":
+            continue
+        cap.add_row(
+            name,
+            "unlimited 不限" if limit is None else f"{limit:,}",
+            f"{j['capacity_used'].get(name, 0):,}",
+            f"{j['over_capacity'].get(name, 0):,}",
+        )
+    console.print(cap)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``evaluate`` and ``compare`` to the ``strategy`` Typer app."""
+
+    @app.command("evaluate")
+    def evaluate_cmd(
+        strategy: str = typer.Option(
+            "baseline", "--strategy", help="baseline, or a strategy FILE (.json/.toml)."
+        ),
+        loans: int = typer.Option(10_000, "--loans", min=1, help="Loans in the twin's book."),
+        days: int = typer.Option(30, "--days", min=1, help="Days to simulate."),
+        seed: int = typer.Option(1, "--seed", help="The twin's seed."),
+        perturb: float = typer.Option(
+            0.0,
+            "--perturb",
+            min=0.0,
+            max=0.99,
+            help="Scale every response parameter by U[1−P, 1+P] (seeded).",
+        ),
+        start: str = typer.Option("2026-01-01", "--start", help="The first day (YYYY-MM-DD)."),
+        capacity: Path | None = typer.Option(
+            None, "--capacity", help="JSON: resource → daily limit (or null)."
+        ),
+        agent_minutes: int | None = typer.Option(None, "--agent-minutes", min=0, help="Agent minutes a day."),
+        field_visits: int | None = typer.Option(None, "--field-visits", min=0, help="Field visits a day."),
+        message_budget: int | None = typer.Option(
+            None, "--message-budget", min=0, help="Message budget a day, in fen."
+        ),
+        keep_db: Path | None = typer.Option(None, "--keep-db", help="Keep the attempt log (SQLite) here."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    ) -> None:
+        """Run a strategy in the loop with the frozen digital twin: recovered, cost, net, contacts,
+        complaints and violations (from the policy audit). 在数字孪生上评估策略。"""
+        from rich.progress import Progress
+
+        from recoup.strategy.evaluate import EvalConfig, evaluate
+
+        label, strat, execution = resolve_strategy(strategy)
+        cap = _capacity(loans, capacity, agent_minutes, field_visits, message_budget)
+        cfg = EvalConfig(
+            strategy=strat,
+            loans=loans,
+            days=days,
+            seed=seed,
+            start=_date(start),
+            perturb=perturb,
+            capacity=cap,
+            execution=execution,
+            label=label,
+            keep_db=keep_db,
+        )
+        if as_json:
+            result = evaluate(cfg)
+            typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
+            return
+        with Progress(console=_err, transient=True) as bar:
+            task = bar.add_task("simulating · 模拟中", total=days)
+            result = evaluate(replace(cfg, progress=lambda k, n: bar.update(task, completed=k)))
+        _print_result(result)
+
+    @app.command("compare")
+    def compare_cmd(
+        a: str = typer.Argument(..., help="Strategy A: baseline or a FILE."),
+        b: str = typer.Argument(..., help="Strategy B: baseline or a FILE."),
+        seeds: int = typer.Option(5, "--seeds", min=1, help="Run seeds 1..K."),
+        loans: int = typer.Option(10_000, "--loans", min=1),
+        days: int = typer.Option(30, "--days", min=1),
+        perturb: float = typer.Option(0.0, "--perturb", min=0.0, max=0.99),
+        start: str = typer.Option("2026-01-01", "--start"),
+        capacity: Path | None = typer.Option(None, "--capacity", help="JSON: resource → daily limit."),
+        jobs: int = typer.Option(1, "--jobs", min=1, max=8, help="Runs in parallel (processes)."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    ) -> None:
+        """Run A and B on seeds 1..K (the same twin per seed) and report B − A in net, recovered and cost
+        with a 95 % paired-t interval. 比较两个策略（配对 t 检验）。"""
+        from recoup.strategy.evaluate import compare
+
+        sa, sb = resolve_strategy(a), resolve_strategy(b)
+        cap = _capacity(loans, capacity, None, None, None)
+
+        def note(what: str) -> None:
+            if not as_json:
+                _err.print(f"done · 完成: {what}")
+
+        cmp = compare(
+            sa,
+            sb,
+            seeds=list(range(1, seeds + 1)),
+            loans=loans,
+            days=days,
+            perturb=perturb,
+            start=_date(start),
+            capacity=cap,
+            jobs=jobs,
+            progress=note,
+        )
+        out = cmp.to_json()
+        if as_json:
+            typer.echo(json.dumps(out, ensure_ascii=False))
+            return
+        console = Console()
+        t = Table(title=f"B − A: {out['b']} − {out['a']} · {loans:,} loans, {days} days, perturb {perturb}")
+        for c in ("figure · 指标", "mean · 均值", "95 % CI · 置信区间", "per seed · 各种子"):
+            t.add_column(c, justify="left" if c.startswith("figure") else "right")
+        names = {"net": "net · 净回收", "recovered": "recovered · 回收", "cost": "cost · 成本"}
+        for m, name in names.items():
+            d = out[m]
+            ci = f"{_yuan(d['ci95'][0])} … {_yuan(d['ci95'][1])}" if d["ci95"] else "—"
+            t.add_row(name, _yuan(d["mean"]), ci, ", ".join(_yuan(x) for x in d["per_seed"]))
+        for m, name in (("contacts", "contacts · 联系"), ("complaints", "complaints · 投诉")):
+            d = out[m]
+            ci = f"{d['ci95'][0]:,} … {d['ci95'][1]:,}" if d["ci95"] else "—"
+            t.add_row(name, f"{d['mean']:,}", ci, ", ".join(f"{x:,}" for x in d["per_seed"]))
+        console.print(t)
+        per = Table(title="per seed · 各种子")
+        for c in ("seed", "A net", "B net", "A cost", "B cost", "A viol.", "B viol."):
+            per.add_column(c, justify="right")
+        for row in out["per_seed"]:
+            ra, rb = row["a"], row["b"]
+            per.add_row(
+                str(row["seed"]),
+                _yuan(ra["net"]),
+                _yuan(rb["net"]),
+                _yuan(ra["cost"]),
+                _yuan(rb["cost"]),
+                str(ra["violations"]),
+                str(rb["violations"]),
+            )
+        console.print(per)
+        console.print(out["verdict"])
