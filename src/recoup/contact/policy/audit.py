@@ -9,6 +9,7 @@ flags as recorded by then, and every attempt made before it by anyone. An attemp
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -25,7 +26,7 @@ from recoup.contact.policy.presets import KIND, from_payload, load_builtin
 from recoup.contact.service import borrower_state
 from recoup.contact.vocab import AttemptOutcome, Channel, DestinationKind, Party
 
-__all__ = ["Violation", "audit", "policy_at"]
+__all__ = ["PolicyHistory", "Violation", "audit"]
 
 #: How far back the attempts before the window are read (the longest rule window is a month; the
 #: emergency-contact gate looks at the last attempts whenever they were).
@@ -57,27 +58,34 @@ class Violation:
         return out
 
 
-def policy_at(
-    name: str,
-    when: dt.datetime,
-    *,
-    session: Session,
-    cache: dict[object, Policy],
-    domains: Sequence[str] = (),
-    signatures: Sequence[str] = (),
-) -> Policy:
-    """The policy of preset ``name`` as it stood at ``when`` (with the lender's link whitelist)."""
-    row = session.scalars(
-        select(ConfigVersion)
-        .where(ConfigVersion.kind == KIND, ConfigVersion.name == name, ConfigVersion.created_at <= when)
-        .order_by(ConfigVersion.version.desc())
-        .limit(1)
-    ).first()
-    key: object = (name, row.version) if row is not None else (name, "builtin")
-    if key not in cache:
-        preset = from_payload(dict(row.payload), str(row.version)) if row is not None else load_builtin(name)
-        cache[key] = Policy(preset, domains=domains, signatures=signatures)
-    return cache[key]
+class PolicyHistory:
+    """Every saved version of a preset, loaded once: which one was in force at a given time."""
+
+    def __init__(
+        self, name: str, *, session: Session, domains: Sequence[str] = (), signatures: Sequence[str] = ()
+    ) -> None:
+        rows = session.scalars(
+            select(ConfigVersion)
+            .where(ConfigVersion.kind == KIND, ConfigVersion.name == name)
+            .order_by(ConfigVersion.created_at, ConfigVersion.version)
+        ).all()
+        self.name = name
+        self.kw: dict[str, Sequence[str]] = {"domains": domains, "signatures": signatures}
+        self.starts = [r.created_at for r in rows]
+        self.rows = list(rows)
+        self.cache: dict[int, Policy] = {}
+
+    def at(self, when: dt.datetime) -> Policy:
+        """The policy as it stood at ``when`` (the built-in before any version was saved)."""
+        i = bisect.bisect_right(self.starts, when) - 1
+        if i not in self.cache:
+            if i < 0:
+                preset = load_builtin(self.name)
+            else:
+                row = self.rows[i]
+                preset = from_payload(dict(row.payload), str(row.version))
+            self.cache[i] = Policy(preset, domains=self.kw["domains"], signatures=self.kw["signatures"])
+        return self.cache[i]
 
 
 def _prior(rows: list[ContactAttempt]) -> list[PriorAttempt]:
@@ -119,7 +127,7 @@ def audit(
         .distinct()
         .order_by(ContactAttempt.borrower_key)
     ).all()
-    cache: dict[object, Policy] = {}
+    versions = PolicyHistory(preset, session=session, domains=domains, signatures=signatures)
     for i, key in enumerate(keys):
         rows = list(
             session.scalars(
@@ -137,9 +145,7 @@ def audit(
         for r in rows:
             if r.at < lo:
                 continue
-            policy = policy_at(
-                preset, r.at, session=session, cache=cache, domains=domains, signatures=signatures
-            )
+            policy = versions.at(r.at)
             proposal = Proposal(
                 id=str(r.id),
                 at=r.at,
