@@ -293,3 +293,30 @@ def test_bad_inputs_get_clear_errors(tmp_path: Path) -> None:
     bad.write_text(json.dumps({**BAD, "execution": {"hours": {"robot_call": [9, 25]}}}), "utf-8")
     res = CliRunner().invoke(_app(), ["evaluate", "--strategy", str(bad), "--json"])
     assert "execution.hours.robot_call" in str(res.exception)
+
+
+def test_experiment_in_the_loop_gives_per_arm_results(tmp_path: Path, baseline_json: dict[str, Any]) -> None:
+    # Without an experiment everyone is the champion: one arm whose figures are the run's.
+    (only,) = baseline_json["arms"]
+    assert only["arm"] == "champion" and only["accounts"] == baseline_json["accounts"]
+    assert only["amount_per_account"] * only["accounts"] == pytest.approx(
+        baseline_json["recovered"], rel=1e-6
+    )
+    # A/B of the same ladder under a different name: two arms by stable hash, their accounts and
+    # collections add up to the run's, and every comparison carries an interval and a verdict.
+    path = tmp_path / "exp.json"
+    path.write_text(json.dumps({"name": "ab", "arms": [
+        {"name": "champion", "strategy": "baseline", "share": 0.5},
+        {"name": "challenger", "strategy": "baseline", "share": 0.5}]}), "utf-8")  # fmt: skip
+    j = _cli_json("evaluate", "--experiment", str(path), "--loans", str(LOANS), "--days", str(DAYS),
+                  "--seed", "1", "--json")  # fmt: skip
+    arms = {a["arm"]: a for a in j["arms"]}
+    assert set(arms) == {"champion", "challenger"}
+    assert sum(a["accounts"] for a in arms.values()) == j["accounts"]
+    assert 0.35 < arms["challenger"]["accounts"] / j["accounts"] < 0.65
+    total = sum(a["amount_per_account"] * a["accounts"] for a in arms.values())
+    assert total == pytest.approx(j["recovered"], rel=1e-6)
+    (cmp,) = j["arm_comparison"]
+    assert cmp["arm"] == "challenger" and cmp["net_diff_lo"] <= cmp["net_diff"] <= cmp["net_diff_hi"]
+    assert cmp["verdict"] in {"better", "worse", "no significant difference", "fails"}
+    assert j["violations"] == 0

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["register", "resolve_strategy"]
+__all__ = ["register", "resolve_experiment", "resolve_strategy"]
 
 _err = Console(stderr=True)
 
@@ -53,6 +53,24 @@ def resolve_strategy(spec: str) -> tuple[str, Any, Any]:
     data.pop("hash", None)
     strategy = load_strategy(data, version=version if isinstance(version, int) else None)
     return path.name, strategy, execution
+
+
+def resolve_experiment(path: Path) -> tuple[Any, dict[str, Any]]:
+    """An experiment file → (Experiment, arm name → Strategy); arm strategies are ``baseline`` or files
+    relative to the experiment file."""
+    from recoup.strategy.evaluate import EvaluateError
+    from recoup.strategy.experiments import load_experiment
+
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EvaluateError(f"{path}: cannot read the experiment · 无法读取实验文件: {exc}") from None
+    exp = load_experiment(data)
+    arms: dict[str, Any] = {}
+    for arm in exp.arms:
+        spec = arm.strategy if arm.strategy == "baseline" else str(path.parent / arm.strategy)
+        arms[arm.name] = resolve_strategy(spec)[1]
+    return exp, arms
 
 
 def _capacity(
@@ -127,6 +145,33 @@ def _print_result(r: Any) -> None:
             f"{name} {names.get(name, '')}", f"{s['accounts']:,}", f"{s['payments']:,}", _yuan(s["recovered"])
         )
     console.print(seg)
+    if len(j["arms"]) > 1:
+        arms = Table(title="by arm · 分组结果 (95 % intervals · 置信区间)")
+        for c in (
+            "arm · 分组",
+            "accounts · 账户",
+            "recovery rate · 催回率",
+            "net per account · 户均净回收",
+            "cure rate · 出催率",
+            "complaints /10k · 万户投诉",
+        ):
+            arms.add_column(c, justify="left" if c.startswith("arm") else "right")
+        for a in j["arms"]:
+            arms.add_row(
+                a["arm"],
+                f"{a['accounts']:,}",
+                f"{a['recovery_rate']:.2%} [{a['recovery_rate_lo']:.2%}, {a['recovery_rate_hi']:.2%}]",
+                f"{a['net_per_account'] / 100:,.2f} [{a['net_per_account_lo'] / 100:,.2f}, "
+                f"{a['net_per_account_hi'] / 100:,.2f}]",
+                f"{a['cure_rate']:.2%}",
+                f"{a['complaints_per_10k']:.1f}",
+            )
+        console.print(arms)
+        for c in j["arm_comparison"]:
+            console.print(
+                f"{c['arm']} vs {c['vs']}: net per account {c['net_diff'] / 100:+,.2f} "
+                f"[{c['net_diff_lo'] / 100:+,.2f}, {c['net_diff_hi'] / 100:+,.2f}] → {c['verdict']}"
+            )
     tr = Table(title="by treatment · 按处置")
     for c in ("treatment · 处置", "attempts · 次数", "reached · 触达", "complaints · 投诉", "cost · 成本"):
         tr.add_column(c, justify="left" if c.startswith("treatment") else "right")
@@ -182,6 +227,12 @@ def register(app: typer.Typer) -> None:
             None, "--message-budget", min=0, help="Message budget a day, in fen."
         ),
         keep_db: Path | None = typer.Option(None, "--keep-db", help="Keep the attempt log (SQLite) here."),
+        experiment: Path | None = typer.Option(
+            None,
+            "--experiment",
+            help="An experiment JSON (arms with shares; each arm's strategy is baseline or a FILE): "
+            "per-arm results with confidence intervals.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Run a strategy in the loop with the frozen digital twin: recovered, cost, net, contacts,
@@ -204,6 +255,11 @@ def register(app: typer.Typer) -> None:
             label=label,
             keep_db=keep_db,
         )
+        if experiment is not None:
+            exp, arms = resolve_experiment(experiment)
+            cfg = replace(
+                cfg, strategy=arms[exp.champion.name], experiment=exp, arms=arms, label=experiment.name
+            )
         if as_json:
             result = evaluate(cfg)
             typer.echo(json.dumps(result.to_json(), ensure_ascii=False))

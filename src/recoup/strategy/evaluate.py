@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -56,13 +57,14 @@ from recoup.contact.vocab import (
 from recoup.delinquency.tables import BUCKETS
 from recoup.errors import RecoupError
 from recoup.pii import PiiCipher, mask_email, mask_phone
+from recoup.reporting.arms import arm_results, compare_arms
 from recoup.scoring.segments import SEGMENTS
 from recoup.simulate import DEFAULT_PARAMS, Action, DayEvents, SimParams, World, params_hash
 from recoup.simulate.params import Response
 from recoup.strategy.capacity import RESOURCE, Capacity, queue_order, within
 from recoup.strategy.defaults import DEFAULT_STRATEGY
 from recoup.strategy.definition import MESSAGE_TREATMENTS, Strategy, load_strategy
-from recoup.strategy.experiments import stable_uniform
+from recoup.strategy.experiments import CHAMPION, Experiment, stable_uniform
 from recoup.strategy.kernel import Plan, decide
 
 __all__ = [
@@ -283,11 +285,25 @@ class EvalConfig:
     keep_db: Path | None = None  # keep the attempt log here (default: a temp dir, removed)
     decider: Decider | None = None
     scorer: Scorer | None = None
+    # A champion/challenger experiment: arms by stable hash, each arm decided by its own strategy.
+    experiment: Experiment | None = None
+    arms: Mapping[str, Strategy] = field(default_factory=dict)
     on_day: Callable[[DayRecord], None] | None = None
     progress: Callable[[int, int], None] | None = None
 
     def effective_capacity(self) -> Capacity:
         return self.capacity if self.capacity is not None else Capacity.for_book(self.loans)
+
+
+def _round_floats(row: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON-friendly: floats to 6 significant places, NaN to null."""
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if isinstance(v, float):
+            out[k] = None if math.isnan(v) else float(f"{v:.6g}")
+        else:
+            out[k] = v
+    return out
 
 
 def baseline_strategy() -> Strategy:
@@ -319,6 +335,8 @@ class EvalResult:
     complaints: int = 0
     violations: int = 0
     violation_rules: Counter[str] = field(default_factory=Counter)
+    arms: list[dict[str, Any]] = field(default_factory=list)  # per-arm results (reporting.arms)
+    arm_comparison: list[dict[str, Any]] = field(default_factory=list)
     accounts: int = 0
     allocated: int = 0
     recovery_by_segment: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -372,6 +390,8 @@ class EvalResult:
             "allocated": self.allocated,
             "recovery_rate": round(rate, 6) if rate is not None else None,
             "recovery_by_segment": self.recovery_by_segment,
+            "arms": [_round_floats(a) for a in self.arms],
+            "arm_comparison": [_round_floats(a) for a in self.arm_comparison],
             "by_treatment": self.by_treatment,
             "policy": {
                 "preset": self.preset,
@@ -716,7 +736,7 @@ class _Loop:
             ("world", "decide", "gate", "step", "record", "audit", "policy_judge"), 0.0
         )
         self.timings["world"] += time.perf_counter() - t0
-        self.plan = Plan(champion=cfg.strategy)
+        self.plan = Plan(champion=cfg.strategy, experiment=cfg.experiment, arms=dict(cfg.arms))
         self.bucket_table = rules.load_table(BUCKETS)
         self.segment_table = rules.load_table(SEGMENTS)
         self.capacity = cfg.effective_capacity()
@@ -735,6 +755,14 @@ class _Loop:
         self.placed_until = np.full(n, -1, dtype=np.int64)  # epoch day the agency works the account until
         self.legal_open = np.zeros(n, dtype=bool)
         self.seen = np.zeros(n, dtype=bool)
+        # Per account, for the per-arm results (METRICS.md on the allocation cohort).
+        self.acc_allocated = np.zeros(n, dtype=np.int64)
+        self.acc_collected = np.zeros(n, dtype=np.int64)
+        self.acc_cost = np.zeros(n, dtype=np.int64)
+        self.acc_complaints = np.zeros(n, dtype=np.int64)
+        self.entry_day = np.full(n, -1, dtype=np.int64)
+        self.cured = np.zeros(n, dtype=bool)
+        self.arm = np.full(n, None, dtype=object)
         self.seen_segment = {s: np.zeros(n, dtype=bool) for s in SEGMENT_ORDER}
         self.used: Counter[str] = Counter()
         self.over: Counter[str] = Counter()
@@ -857,6 +885,10 @@ class _Loop:
             else decide(frame, self.plan, as_of=as_of)
         )
         work, carried = self.tasks(frame, dec, as_of)
+        if "arm" in dec.columns and dec.height:
+            di = (dec.get_column("loan_id").str.slice(1).cast(pl.Int64) - 1).to_numpy()
+            first = self.arm[di] == None  # noqa: E711 - elementwise on an object array
+            self.arm[di[first]] = np.asarray(dec.get_column("arm").to_list(), dtype=object)[first]
         self.timings["decide"] += time.perf_counter() - t0
 
         cols = work.select(
@@ -986,9 +1018,52 @@ class _Loop:
         seg = frame.get_column("segment").to_numpy()
         for name, mask in self.seen_segment.items():
             mask[i[seg == name]] = True
+        self._count_accounts(frame, events, new)
         r.daily["recovered"].append(day_recovered)
         r.daily["cost"].append(day_cost + commission)
         r.daily["contacts"].append(contacts)
+
+    def _count_accounts(self, frame: pl.DataFrame, events: DayEvents, new: npt.NDArray[np.bool_]) -> None:
+        """Accumulate each account's allocation, collections, cost and complaints, and its cure."""
+        i = frame.get_column("i").to_numpy()
+        today = _epoch(self.world.today)
+        self.acc_allocated[i[new]] = frame.get_column("overdue_amount").to_numpy()[new]
+        self.entry_day[i[new]] = today
+
+        def idx(f: pl.DataFrame) -> npt.NDArray[np.int64]:
+            return (f.get_column("loan_id").str.slice(1).cast(pl.Int64) - 1).to_numpy()
+
+        pay = events.payments
+        in_coll = np.zeros(self.cfg.loans, dtype=bool)
+        in_coll[i] = True
+        pi = idx(pay)
+        counted = in_coll[pi]  # recovered: paid by accounts in collections at the day's start
+        np.add.at(self.acc_collected, pi[counted], pay.get_column("amount").to_numpy()[counted])
+        np.add.at(self.acc_cost, pi, pay.get_column("commission").to_numpy())
+        att = events.attempts
+        np.add.at(self.acc_cost, idx(att), att.get_column("cost").to_numpy())
+        np.add.at(self.acc_complaints, idx(events.complaints), 1)
+        # Cured: out of collections within 30 days of entering (the delinquent view no longer has it).
+        tomorrow = self.world.accounts(delinquent_only=True).get_column("loan_id")
+        still = np.zeros(self.cfg.loans, dtype=bool)
+        still[(tomorrow.str.slice(1).cast(pl.Int64) - 1).to_numpy()] = True
+        self.cured |= self.seen & ~still & (today + 1 - self.entry_day <= 30) & (self.entry_day >= 0)
+
+    def arm_frame(self) -> pl.DataFrame:
+        """One row per account of the cohort: its arm and outcomes (for :func:`arm_results`)."""
+        i = np.flatnonzero(self.seen)
+        arms = [a if a is not None else CHAMPION for a in self.arm[i]]
+        return pl.DataFrame(
+            {
+                "loan_id": [f"L{k + 1:09d}" for k in i.tolist()],
+                "arm": arms,
+                "allocated": self.acc_allocated[i],
+                "collected": self.acc_collected[i],
+                "cost": self.acc_cost[i],
+                "cured": self.cured[i],
+                "complaints": self.acc_complaints[i],
+            }
+        )
 
     def run(self) -> EvalResult:
         cfg = self.cfg
@@ -1015,6 +1090,10 @@ class _Loop:
         r.violations, r.violation_rules = self.recorder.audit(first, self.world.today, cfg.preset)
         self.timings["audit"] += time.perf_counter() - t0
         r.accounts = int(self.seen.sum())
+        per_arm = arm_results(self.arm_frame())
+        r.arms = per_arm.drop("net_variance").to_dicts()
+        if cfg.experiment is not None and per_arm.height > 1:
+            r.arm_comparison = compare_arms(per_arm, champion=cfg.experiment.champion.name).to_dicts()
         for s_name, mask in self.seen_segment.items():
             if mask.any():
                 r.recovery_by_segment.setdefault(s_name, {"recovered": 0, "payments": 0, "accounts": 0})[
