@@ -10,7 +10,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHES = ["bench_import.py", "bench_cycle.py", "bench_scoring.py", "bench_policy.py", "bench_selfcure.py"]
+BENCHES = [
+    "bench_import.py",
+    "bench_cycle.py",
+    "bench_scoring.py",
+    "bench_policy.py",
+    "bench_selfcure.py",
+    "bench_optimiser.py",
+]
 
 if __name__ == "__main__":
     failed = 0
