@@ -528,3 +528,19 @@ def test_a_new_strategy_version_changes_tomorrows_decisions(own_engine: Engine, 
     with session_scope(own_engine) as s:
         assert s.scalar(select(func.count()).select_from(OutboxMessage)) == n_msgs
         assert s.scalar(select(func.count()).select_from(WorkTask)) == n_tasks
+
+
+def test_last_outcome_comes_from_the_latest_attempt() -> None:
+    from recoup.strategy.kernel import last_outcomes
+
+    at = [dt.datetime(2026, 11, 24, h, tzinfo=dt.UTC) for h in (1, 3, 2, 5)]
+    attempts = pl.DataFrame(
+        {
+            "attempt_id": [1, 2, 3, 4],
+            "loan_id": ["L1", "L1", "L1", None],
+            "at": at,
+            "outcome": ["conversation", "no_answer", "connected", "failed"],
+        }
+    )
+    got = last_outcomes(attempts)
+    assert got.to_dicts() == [{"loan_id": "L1", "last_outcome": "no_answer"}]  # 03:00 is the latest

@@ -215,6 +215,17 @@ class Cycle:
             f"{res.accounts_open} accounts in collections"
         )
 
+    def _recent_attempts(self, as_of: dt.date, days: int = 30) -> pl.DataFrame | None:
+        """The contact attempts of the ``days`` business days up to D (the facts step's partitions)."""
+        if not self.out.exists("contact_attempts"):
+            return None
+        start = as_of - dt.timedelta(days=days - 1)
+        return (
+            pl.scan_delta(self.out.uri("contact_attempts"))
+            .filter(pl.col("as_of").is_between(start, as_of))
+            .collect()
+        )
+
     def step_decisions(self, as_of: dt.date) -> tuple[int, str]:
         daily = self.out.read("account_daily", as_of)
         if daily is None:
@@ -224,7 +235,7 @@ class Cycle:
             book = book_as_of(as_of, session=session, lake=self.lake)
             plan = load_plan(session=session)  # saves the default strategy as v1 on first use
         customers = book.scan("borrowers").select("borrower_id", "customer_type").collect()
-        frame = strategy_kernel.decision_frame(daily, scores, customers)
+        frame = strategy_kernel.decision_frame(daily, scores, customers, self._recent_attempts(as_of))
         decisions = strategy_kernel.decide(frame, plan, as_of=as_of)
         version = self.out.replace("decisions", decisions, as_of=as_of)
         with session_scope(self.engine) as session:  # one transaction: every message and task of the day

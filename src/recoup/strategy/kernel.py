@@ -28,7 +28,15 @@ from recoup.strategy.experiments import (
     exploration_draw,
 )
 
-__all__ = ["DECISION_SCHEMA", "Plan", "decide", "decision_frame", "empty_decisions", "prepare"]
+__all__ = [
+    "DECISION_SCHEMA",
+    "Plan",
+    "decide",
+    "decision_frame",
+    "empty_decisions",
+    "last_outcomes",
+    "prepare",
+]
 
 #: The columns of ``out/decisions``, in order.
 DECISION_SCHEMA: dict[str, pl.DataType] = {
@@ -80,10 +88,25 @@ def empty_decisions() -> pl.DataFrame:
     return pl.DataFrame(schema=DECISION_SCHEMA)
 
 
-def decision_frame(daily: pl.DataFrame, scores: pl.DataFrame | None, customers: pl.DataFrame) -> pl.DataFrame:
+def last_outcomes(attempts: pl.DataFrame) -> pl.DataFrame:
+    """Each loan's most recent contact outcome (``loan_id``, ``last_outcome``) from the lake's attempts."""
+    return (
+        attempts.filter(pl.col("loan_id").is_not_null())
+        .sort("at", "attempt_id")
+        .group_by("loan_id")
+        .agg(pl.col("outcome").last().alias("last_outcome"))
+    )
+
+
+def decision_frame(
+    daily: pl.DataFrame,
+    scores: pl.DataFrame | None,
+    customers: pl.DataFrame,
+    attempts: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """Accounts in collections on D with what strategies test: ``account_daily`` + segment and score from
-    ``scores`` + the borrower's customer type. Promise and attempt facts are defaults until the facts step
-    copies them (no open promise, no last outcome, no stated preference)."""
+    ``scores`` + the borrower's customer type + the last contact outcome from recent ``attempts`` (the
+    facts step's ``contact_attempts``). Promises and stated preferences are defaults until they exist."""
     coll = daily.filter(pl.col("in_collections")).select(
         "as_of",
         "loan_id",
@@ -101,7 +124,10 @@ def decision_frame(daily: pl.DataFrame, scores: pl.DataFrame | None, customers: 
         coll = coll.join(scores.select("loan_id", "segment", "score"), on="loan_id", how="left")
     else:
         coll = coll.with_columns(segment=pl.lit(None, pl.String), score=pl.lit(None, pl.Float64))
-    return coll.join(customers.select("borrower_id", "customer_type"), on="borrower_id", how="left")
+    coll = coll.join(customers.select("borrower_id", "customer_type"), on="borrower_id", how="left")
+    if attempts is not None and attempts.height:
+        coll = coll.join(last_outcomes(attempts), on="loan_id", how="left")
+    return coll
 
 
 def prepare(frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
