@@ -14,7 +14,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["register", "resolve_experiment", "resolve_strategy"]
+__all__ = [
+    "compare_specs",
+    "default_model_path",
+    "ensure_model",
+    "register",
+    "resolve_experiment",
+    "resolve_strategy",
+]
 
 _err = Console(stderr=True)
 
@@ -34,10 +41,11 @@ def resolve_strategy(spec: str) -> tuple[str, Any, Any]:
     if spec == "baseline":
         return "baseline", baseline_strategy(), Execution()
     if spec in ("optimised", "optimized"):
-        raise EvaluateError(
-            "the optimised strategy is not available yet (the optimiser sub-step of issue 7) · "
-            "优化策略尚未实现"
-        )
+        from recoup.strategy.optimised import notice_strategy
+
+        # The decider is built per run (``_optimised_config``); its runs record this document: the
+        # default strategy's required notices, decided every day before the plan.
+        return "optimised", notice_strategy(), Execution()
     path = Path(spec)
     if not path.is_file():
         raise EvaluateError(f"{spec}: not 'baseline' and not a strategy file · 既非 baseline 也非策略文件")
@@ -53,6 +61,91 @@ def resolve_strategy(spec: str) -> tuple[str, Any, Any]:
     data.pop("hash", None)
     strategy = load_strategy(data, version=version if isinstance(version, int) else None)
     return path.name, strategy, execution
+
+
+#: Defaults of the optimised strategy's response model and its training run (docs/strategy.md).
+TRAIN_LOANS, TRAIN_DAYS, TRAIN_SEED, TRAIN_HORIZON = 50_000, 100, 1001, 14
+#: μ, the price of a fen of cost beyond its face value in the optimised plan (docs/strategy.md).
+COST_WEIGHT = 0.2  # = recoup.strategy.optimised.COST_WEIGHT (not imported here: the CLI loads lazily)
+
+
+def default_model_path() -> Path:
+    from recoup.config import get_settings
+
+    return get_settings().data_dir / "models" / "response.joblib"
+
+
+def ensure_model(path: Path | None, *, quiet: bool = False) -> Path:
+    """The response model file; trained first (the documented training run) when it does not exist."""
+    from recoup.strategy.response import save_model, train_response
+
+    target = path if path is not None else default_model_path()
+    if target.is_file():
+        return target
+
+    def say(msg: str) -> None:
+        if not quiet:
+            _err.print(msg)
+
+    say(
+        f"no response model at {target}: training one (randomised run, {TRAIN_LOANS:,} loans, "
+        f"{TRAIN_DAYS} days, seed {TRAIN_SEED}) · 训练响应模型"
+    )
+    models, run = train_response(TRAIN_LOANS, TRAIN_DAYS, TRAIN_SEED, TRAIN_HORIZON, progress=say)
+    save_model(models, target, run.to_json())
+    say(f"saved {target} ({run.rows:,} account-days, {run.seconds:.0f} s)")
+    return target
+
+
+def _optimised_config(model: Path, cost_weight: float, daily_budget: int | None, **kw: Any) -> Any:
+    from recoup.strategy.optimised import optimised_config
+
+    return optimised_config(model, cost_weight=cost_weight, daily_budget=daily_budget, **kw)
+
+
+def _run_seed(args: tuple[str, Any, Any, dict[str, Any], Path | None, float, int | None]) -> Any:
+    """One run of ``compare`` (picklable): a strategy, or the optimised decider with its model."""
+    from recoup.strategy.evaluate import EvalConfig, evaluate
+
+    label, strategy, execution, kw, model, weight, budget = args
+    if label == "optimised" and model is not None:
+        return evaluate(_optimised_config(model, weight, budget, label=label, execution=execution, **kw))
+    return evaluate(EvalConfig(strategy=strategy, label=label, execution=execution, **kw))
+
+
+def compare_specs(
+    a: tuple[str, Any, Any],
+    b: tuple[str, Any, Any],
+    *,
+    seeds: list[int],
+    model: Path | None,
+    cost_weight: float = COST_WEIGHT,
+    daily_budget: int | None = None,
+    jobs: int = 1,
+    progress: Any = None,
+    **kw: Any,
+) -> Any:
+    """``compare`` where A or B may be ``optimised`` (each seed's run builds its own decider)."""
+    from recoup.strategy.evaluate import Comparison
+
+    runs = [
+        (label, strategy, execution, {**kw, "seed": seed}, model, cost_weight, daily_budget)
+        for label, strategy, execution in (a, b)
+        for seed in seeds
+    ]
+    if jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(_run_seed, runs))
+    else:
+        results = []
+        for run in runs:
+            results.append(_run_seed(run))
+            if progress is not None:
+                progress(f"{run[0]} seed {run[3]['seed']}")
+    k = len(seeds)
+    return Comparison(a=results[:k], b=results[k:])
 
 
 def resolve_experiment(path: Path) -> tuple[Any, dict[str, Any]]:
@@ -200,7 +293,7 @@ def _print_result(r: Any) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``evaluate`` and ``compare`` to the ``strategy`` Typer app."""
+    """Add ``evaluate``, ``compare`` and ``train-response`` to the ``strategy`` Typer app."""
 
     @app.command("evaluate")
     def evaluate_cmd(
@@ -233,6 +326,15 @@ def register(app: typer.Typer) -> None:
             help="An experiment JSON (arms with shares; each arm's strategy is baseline or a FILE): "
             "per-arm results with confidence intervals.",
         ),
+        model: Path | None = typer.Option(
+            None, "--model", help="optimised: the response model (default DATA_DIR/models/response.joblib)."
+        ),
+        cost_weight: float = typer.Option(
+            COST_WEIGHT, "--cost-weight", min=0.0, help="optimised: μ, the extra price of a fen of cost."
+        ),
+        daily_budget: int | None = typer.Option(
+            None, "--daily-budget", min=0, help="optimised: total treatment spend a day, in fen."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Run a strategy in the loop with the frozen digital twin: recovered, cost, net, contacts,
@@ -255,6 +357,20 @@ def register(app: typer.Typer) -> None:
             label=label,
             keep_db=keep_db,
         )
+        if label == "optimised":
+            path = ensure_model(model, quiet=as_json)
+            cfg = _optimised_config(
+                path,
+                cost_weight,
+                daily_budget,
+                loans=loans,
+                days=days,
+                seed=seed,
+                start=_date(start),
+                perturb=perturb,
+                capacity=cap,
+                keep_db=keep_db,
+            )
         if experiment is not None:
             exp, arms = resolve_experiment(experiment)
             cfg = replace(
@@ -280,6 +396,15 @@ def register(app: typer.Typer) -> None:
         start: str = typer.Option("2026-01-01", "--start"),
         capacity: Path | None = typer.Option(None, "--capacity", help="JSON: resource → daily limit."),
         jobs: int = typer.Option(1, "--jobs", min=1, max=8, help="Runs in parallel (processes)."),
+        model: Path | None = typer.Option(
+            None, "--model", help="optimised: the response model (default DATA_DIR/models/response.joblib)."
+        ),
+        cost_weight: float = typer.Option(
+            COST_WEIGHT, "--cost-weight", min=0.0, help="optimised: μ, the extra price of a fen of cost."
+        ),
+        daily_budget: int | None = typer.Option(
+            None, "--daily-budget", min=0, help="optimised: total treatment spend a day, in fen."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Run A and B on seeds 1..K (the same twin per seed) and report B − A in net, recovered and cost
@@ -293,18 +418,35 @@ def register(app: typer.Typer) -> None:
             if not as_json:
                 _err.print(f"done · 完成: {what}")
 
-        cmp = compare(
-            sa,
-            sb,
-            seeds=list(range(1, seeds + 1)),
-            loans=loans,
-            days=days,
-            perturb=perturb,
-            start=_date(start),
-            capacity=cap,
-            jobs=jobs,
-            progress=note,
-        )
+        if "optimised" in (sa[0], sb[0]):
+            cmp = compare_specs(
+                sa,
+                sb,
+                seeds=list(range(1, seeds + 1)),
+                model=ensure_model(model, quiet=as_json),
+                cost_weight=cost_weight,
+                daily_budget=daily_budget,
+                jobs=jobs,
+                progress=note,
+                loans=loans,
+                days=days,
+                perturb=perturb,
+                start=_date(start),
+                capacity=cap,
+            )
+        else:
+            cmp = compare(
+                sa,
+                sb,
+                seeds=list(range(1, seeds + 1)),
+                loans=loans,
+                days=days,
+                perturb=perturb,
+                start=_date(start),
+                capacity=cap,
+                jobs=jobs,
+                progress=note,
+            )
         out = cmp.to_json()
         if as_json:
             typer.echo(json.dumps(out, ensure_ascii=False))
@@ -339,3 +481,35 @@ def register(app: typer.Typer) -> None:
             )
         console.print(per)
         console.print(out["verdict"])
+
+    @app.command("train-response")
+    def train_response_cmd(
+        loans: int = typer.Option(TRAIN_LOANS, "--loans", min=1, help="Loans in the training twin."),
+        days: int = typer.Option(TRAIN_DAYS, "--days", min=1, help="Days of randomised treatments."),
+        seed: int = typer.Option(TRAIN_SEED, "--seed", help="The training twin's seed (not 1…K)."),
+        horizon: int = typer.Option(TRAIN_HORIZON, "--horizon", min=1, help="Days of outcome per decision."),
+        out: Path | None = typer.Option(
+            None, "--out", help="Where to save the model (default DATA_DIR/models/response.joblib)."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    ) -> None:
+        """Train the optimised strategy's response models on a randomised run of the twin: treatments
+        drawn uniformly among the feasible ones, outcomes over the next H days. 训练响应模型。"""
+        from recoup.strategy.response import save_model, train_response
+
+        target = out if out is not None else default_model_path()
+
+        def say(msg: str) -> None:
+            if not as_json:
+                _err.print(msg)
+
+        models, run = train_response(loans, days, seed, horizon, progress=say)
+        save_model(models, target, run.to_json())
+        info = {**run.to_json(), "out": str(target)}
+        if as_json:
+            typer.echo(json.dumps(info, ensure_ascii=False))
+        else:
+            Console().print(
+                f"saved {target}: {run.rows:,} account-days from {loans:,} loans × {days} days, seed {seed}, "
+                f"horizon {horizon} days, {run.violations} violations, {run.seconds:.0f} s · 已保存"
+            )

@@ -1,0 +1,237 @@
+"""The optimised strategy: each day, the plan that maximises total expected value under the day's
+capacity and message budget (issue 7, item 3; docs/strategy.md, "Optimised strategy").
+
+Per account ``i`` in collections and treatment ``t`` of :data:`~recoup.strategy.response.ACTIONS`::
+
+    EV[i, t] = overdue_i × (f(x_i, t) − f(x_i, no_action)) − price_t
+
+with ``f`` the learned :class:`~recoup.strategy.response.ResponseModel` (net amount paid over the
+horizon per fen overdue, the agency's commission already deducted) and ``price_t`` the lender's price
+of the treatment (the same list the evaluation charges). Infeasible pairs: a placement while one is
+running (a state, not a day's work). Capacities per treatment come from :class:`Capacity` (agents'
+minutes ÷ minutes per call, visits, robot calls, letters, placements); the message budget is the
+optimiser's budget over the message treatments (priced in fen). :func:`recoup.strategy.optimiser.optimise`
+plans the day with a certified gap; each decision carries its expected value, the runner-up and the
+binding constraint in ``reasons``.
+
+Required notices are not the optimiser's to choose: the baseline's ``required_notice`` rows (the
+notice before negative credit reporting on day 25) are evaluated first, exactly as in the default
+strategy, those accounts get the notice (paid from the message budget first) and take no part in the
+day's optimisation. The loop's contact policy still judges every attempt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from recoup.contact.vocab import Treatment
+from recoup.simulate import DEFAULT_PARAMS
+from recoup.strategy.capacity import MINUTES, RESOURCE, Capacity
+from recoup.strategy.defaults import DEFAULT_STRATEGY
+from recoup.strategy.definition import Strategy, load_strategy
+from recoup.strategy.evaluate import DEFAULT_HOURS, DayRecord, EvalConfig
+from recoup.strategy.experiments import stable_uniform
+from recoup.strategy.kernel import Plan as KernelPlan
+from recoup.strategy.kernel import decide
+from recoup.strategy.optimiser import optimise
+from recoup.strategy.response import ACTIONS, AccountState, ResponseModels, decision_rows, load_model
+
+__all__ = ["COST_WEIGHT", "OPTIMISED_NAME", "OptimisedDecider", "notice_strategy", "optimised_config"]
+
+OPTIMISED_NAME = "optimised"
+#: μ: the price of a fen of cost beyond its face value (chosen on seed 1; docs/strategy.md).
+COST_WEIGHT = 0.2
+F64 = npt.NDArray[np.float64]
+
+
+def notice_strategy() -> Strategy:
+    """The baseline's required-notice rows alone (default ``no_action``): what the optimised strategy
+    must send whatever the plan, and the strategy document its runs record (name ``optimised``)."""
+    doc = {k: v for k, v in DEFAULT_STRATEGY.items() if k != "rows"}
+    doc["name"] = OPTIMISED_NAME
+    doc["description"] = (
+        "优化策略：按期望价值在产能与预算内选择处置；法定告知照常发送 · The optimised plan (expected "
+        "value under capacity and budget); the required notices of the default strategy are kept."
+    )
+    doc["rows"] = [r for r in DEFAULT_STRATEGY["rows"] if r.get("required_notice")]
+    doc["default"] = {"treatment": Treatment.NO_ACTION.value}
+    return load_strategy(doc, version=1)
+
+
+def _prices() -> dict[str, int]:
+    """The lender's price list per treatment (fen), as the evaluation charges it."""
+    return {k: int(v.cost) for k, v in DEFAULT_PARAMS.treatments.items()}
+
+
+@dataclass
+class OptimisedDecider:
+    """A decider for ``EvalConfig(decider=…)``; pass :meth:`observe` as ``on_day`` so it knows the
+    placements, contacts and payments of earlier days (the same history the model was trained with)."""
+
+    model: ResponseModels
+    capacity: Capacity
+    notices: Strategy = field(default_factory=notice_strategy)
+    prices: Mapping[str, int] = field(default_factory=_prices)
+    #: A total daily spend on treatments (fen), or None: then the optimiser's budget is the message
+    #: budget alone. With it, the budget covers every treatment's price and each message treatment is
+    #: capped at what the message budget buys of it (the loop still enforces the message budget).
+    daily_budget: int | None = None
+    #: μ ≥ 0: the price of one fen of cost (treatment price plus expected extra commission) beyond its
+    #: face value — a fixed Lagrange multiplier on the total cost, trading net for a lower cost.
+    cost_weight: float = COST_WEIGHT
+    state: AccountState = field(default_factory=AccountState)
+    plans: list[dict[str, Any]] = field(default_factory=list)
+
+    def observe(self, rec: DayRecord) -> None:
+        self.state.observe(rec)
+
+    def _hours(self, loan_ids: pl.Series, chosen: npt.NDArray[np.object_], as_of: dt.date) -> pl.Series:
+        """The local hour of each task: spread (stable hash of loan and day) over the hours the logged
+        attempts reached people best (:attr:`ResponseModels.hours`), else over the treatment's window
+        as the loop would (messages at the send hour)."""
+        u = stable_uniform(loan_ids, f"optimised-hour:{as_of.isoformat()}")
+        hour = np.full(u.shape[0], self.notices.doc.send_hour, dtype=np.int64)
+        for t, (lo, hi) in DEFAULT_HOURS.items():
+            m = chosen == t.value
+            if not m.any():
+                continue
+            learned = self.model.hours.get(t.value)
+            if learned:
+                options = np.asarray(learned, dtype=np.int64)
+                hour[m] = options[np.floor(u[m] * options.shape[0]).astype(np.int64)]
+            else:
+                hour[m] = lo + np.floor(u[m] * (hi - lo + 1)).astype(np.int64)
+        return pl.Series("hour", hour, dtype=pl.Int64)
+
+    def _limits(self) -> tuple[F64, F64, float | None]:
+        """Per treatment the most accounts (inf = unlimited), the budget cost, and the budget."""
+        lim = self.capacity.limits()
+        cap = np.full(len(ACTIONS), math.inf)
+        cost = np.zeros(len(ACTIONS))
+        for k, t in enumerate(ACTIONS):
+            res = RESOURCE.get(t)
+            if res is None:
+                continue
+            price = float(self.prices.get(t.value, 0))
+            if self.daily_budget is not None:
+                cost[k] = price
+            if res == "message_budget":
+                cost[k] = price
+                mb = lim.get("message_budget")
+                if self.daily_budget is not None and mb is not None and price > 0:
+                    cap[k] = float(mb // price)
+                continue
+            limit = lim.get(res)
+            if limit is None:
+                continue
+            per = self.capacity.minutes.get(t.value, MINUTES.get(t, 1)) if res == "agent_minutes" else 1
+            cap[k] = float(limit // max(per, 1))
+        budget = lim.get("message_budget") if self.daily_budget is None else self.daily_budget
+        return cap, cost, None if budget is None else float(budget)
+
+    def values(self, frame: pl.DataFrame, as_of: dt.date) -> tuple[F64, npt.NDArray[np.bool_]]:
+        """``n × T`` expected values (fen) and the feasibility mask."""
+        base = self.state.features(frame, as_of)
+        ratio = self.model.net.value_matrix(base)
+        comm = self.model.commission.value_matrix(base)
+        overdue = frame.get_column("overdue_amount").cast(pl.Float64).to_numpy()
+        price = np.array([float(self.prices.get(t.value, 0)) for t in ACTIONS])
+        # Expected cost of t beyond no_action: its price and the extra commission it brings.
+        extra = price[None, :] + np.maximum(comm - comm[:, :1], 0.0) * overdue[:, None]
+        value = (ratio - ratio[:, :1]) * overdue[:, None] - price[None, :] - self.cost_weight * extra
+        value[:, 0] = 0.0
+        feasible = np.ones(value.shape, dtype=bool)
+        feasible[:, ACTIONS.index(Treatment.AGENCY_PLACEMENT)] = ~self.state.placed(frame, as_of)
+        return value, feasible
+
+    def __call__(self, frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+        n = frame.height
+        if n == 0:
+            return decision_rows(frame, as_of, [], 1.0, OPTIMISED_NAME, [], np.zeros(0))
+        value, feasible = self.values(frame, as_of)
+        # Required notices first (the default strategy's own rows), paid from the message budget.
+        req = decide(frame, KernelPlan(champion=self.notices), as_of=as_of)
+        notice = req.get_column("required_notice").to_numpy()
+        feasible[notice, 1:] = False
+        cap, cost, budget = self._limits()
+        notice_cost = float(sum(self.prices.get(t, 0) for t in req.filter(pl.Series(notice))["treatment"]))
+        if budget is not None:
+            budget = max(budget - notice_cost, 0.0)
+        names = [t.value for t in ACTIONS]
+        plan = optimise(value, cost, cap, budget, feasible=feasible, no_action=0, names=names)
+        self.plans.append({"as_of": as_of.isoformat(), **plan.summary()})
+        action_names = np.array(names, dtype=object)
+        chosen = action_names[plan.choice]
+        ev = np.where(np.isfinite(plan.value), plan.value, 0.0)
+        ru_name = np.where(plan.runner_up >= 0, action_names[np.maximum(plan.runner_up, 0)], "none")
+        ru_val = np.where(np.isfinite(plan.runner_up_value), plan.runner_up_value, 0.0)
+        binding = np.array(plan.binding_names, dtype=object)[plan.binding]
+        reasons = (
+            pl.DataFrame(
+                {"t": chosen.tolist(), "ev": ev / 100.0, "ru": ru_name.tolist(), "rv": ru_val / 100.0}
+            )
+            .select(
+                pl.format(
+                    "optimised: {} EV ¥{}; runner-up {} EV ¥{}; binding {}",
+                    "t",
+                    pl.col("ev").round(2),
+                    "ru",
+                    pl.col("rv").round(2),
+                    pl.Series(binding.tolist(), dtype=pl.String),
+                )
+            )
+            .to_series()
+            .to_list()
+        )
+        out = decision_rows(frame, as_of, chosen.tolist(), 1.0, OPTIMISED_NAME, reasons, np.rint(ev))
+        out = out.with_columns(hour=self._hours(frame.get_column("loan_id"), chosen, as_of))
+        out = out.with_columns(
+            strategy_version=pl.lit(self.notices.version, pl.Int64),
+            strategy_hash=pl.lit(self.notices.hash, pl.String),
+        )
+        if notice.any():
+            # The notice rows exactly as the default strategy decides them, ahead of the message queue.
+            m = pl.Series(notice)
+            keep = (
+                "treatment",
+                "template",
+                "tone",
+                "queue",
+                "priority",
+                "required_notice",
+                "node",
+                "reasons",
+            )
+            top = float(max(ev.max(), 0.0)) + 1.0
+            out = out.with_columns(
+                [pl.when(m).then(req.get_column(c)).otherwise(pl.col(c)).alias(c) for c in keep]
+            ).with_columns(
+                expected_value=pl.when(m).then(pl.lit(round(top), pl.Int64)).otherwise("expected_value")
+            )
+        return out
+
+
+def optimised_config(model_path: Path, **kw: Any) -> EvalConfig:
+    """An :class:`EvalConfig` that runs the optimised decider (``kw``: loans, days, seed, perturb, start,
+    capacity, keep_db, label …); the model is loaded from ``model_path``."""
+    model, _meta = load_model(model_path)
+    loans = int(kw["loans"])
+    capacity = kw.get("capacity") or Capacity.for_book(loans)
+    decider = OptimisedDecider(
+        model=model,
+        capacity=capacity,
+        daily_budget=kw.pop("daily_budget", None),
+        cost_weight=float(kw.pop("cost_weight", COST_WEIGHT)),
+    )
+    kw = {**kw, "capacity": capacity}
+    kw.setdefault("label", OPTIMISED_NAME)
+    return EvalConfig(strategy=decider.notices, decider=decider, on_day=decider.observe, **kw)
