@@ -31,6 +31,8 @@ from recoup.strategy import evaluate as ev
 from recoup.strategy.capacity import Capacity, CapacityError
 from recoup.strategy.definition import load_strategy
 from recoup.strategy.eval_cli import register
+from recoup.strategy.eval_compare import paired_difference, t975
+from recoup.strategy.eval_gate import Attempt, Destinations, Gate
 
 LOANS, DAYS = 1_500, 20
 VOLATILE = ("seconds", "timings")
@@ -207,8 +209,8 @@ def test_no_unjudged_action_ever_reaches_the_twin(monkeypatch: pytest.MonkeyPatc
         assert sum(v == "allowed" for v in verdicts.values()) == len(actions)
     assert made == r.contacts and r.verdicts["blocked"] > 0 and r.verdicts["deferred"] > 0
 
-    gate = ev._Gate(Policy(load_builtin("cn")), ev._Destinations())
-    unjudged = ev._Attempt(0, "L000000001", "C00000001", "Asia/Shanghai", Treatment.SMS, Channel.SMS,
+    gate = Gate(Policy(load_builtin("cn")), Destinations())
+    unjudged = Attempt(0, "L000000001", "C00000001", "Asia/Shanghai", Treatment.SMS, Channel.SMS,
                            Party.DEBTOR, 10, "message_budget", 5)  # fmt: skip
     with pytest.raises(AssertionError, match="unjudged"):
         gate.actions([unjudged])
@@ -273,11 +275,11 @@ def test_perturb_zero_is_no_perturbation_and_025_changes_results_deterministical
 
 
 def test_compare_pairs_seeds_with_a_t_interval() -> None:
-    d = ev.paired_difference([10, 20, 30], [12, 21, 35])  # differences 2, 1, 5: mean 8/3
+    d = paired_difference([10, 20, 30], [12, 21, 35])  # differences 2, 1, 5: mean 8/3
     assert d.mean == pytest.approx(8 / 3)
     sd = (((2 - 8 / 3) ** 2 + (1 - 8 / 3) ** 2 + (5 - 8 / 3) ** 2) / 2) ** 0.5
     assert d.high == pytest.approx(8 / 3 + 4.3027 * sd / 3**0.5, rel=1e-4)
-    assert ev.t975(4) == pytest.approx(2.7764) and ev.t975(60) == pytest.approx(2.0003, abs=1e-4)
+    assert t975(4) == pytest.approx(2.7764) and t975(60) == pytest.approx(2.0003, abs=1e-4)
     j = _cli_json(
         "compare", "baseline", "baseline", "--seeds", "2", "--loans", "800", "--days", "4", "--json"
     )

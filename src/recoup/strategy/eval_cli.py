@@ -126,7 +126,7 @@ def compare_specs(
     **kw: Any,
 ) -> Any:
     """``compare`` where A or B may be ``optimised`` (each seed's run builds its own decider)."""
-    from recoup.strategy.evaluate import Comparison
+    from recoup.strategy.eval_compare import Comparison
 
     runs = [
         (label, strategy, execution, {**kw, "seed": seed}, model, cost_weight, daily_budget)
@@ -409,7 +409,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run A and B on seeds 1..K (the same twin per seed) and report B − A in net, recovered and cost
         with a 95 % paired-t interval. 比较两个策略（配对 t 检验）。"""
-        from recoup.strategy.evaluate import compare
+        from recoup.strategy.eval_compare import compare
 
         sa, sb = resolve_strategy(a), resolve_strategy(b)
         cap = _capacity(loans, capacity, None, None, None)

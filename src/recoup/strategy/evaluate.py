@@ -10,7 +10,7 @@ Each simulated day D → D + 1 (docs/strategy.md, "Evaluation on the digital twi
    local hour from a deterministic spread, drawing on a resource of the day's :class:`Capacity`; legal
    reviews and placements are states (carried over while decided again, as in the cycle's queues).
 4. **The queue is worked within capacity**, in priority order, and **every contact attempt is judged
-   by the contact policy** before it is made (:class:`_Gate`); blocked ones are not made, deferred
+   by the contact policy** before it is made (:class:`Gate`); blocked ones are not made, deferred
    ones are dropped for the day, and the capacity they would have used goes to the next in the queue.
 5. ``World.step`` simulates D + 1 with the allowed actions only; its attempts are recorded like real
    ones (``contact_attempt`` in a SQLite database of their own) and the day's payments, costs and
@@ -24,64 +24,50 @@ Money is in fen throughout.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from sqlalchemy import insert
-from sqlalchemy.orm import Session
 
 from recoup import rules
-from recoup.contact.models import ContactAttempt
 from recoup.contact.policy.engine import Policy
-from recoup.contact.policy.model import BorrowerContext, History, PriorAttempt, Proposal
 from recoup.contact.policy.presets import load_builtin
 from recoup.contact.vocab import (
     TREATMENT_CHANNEL,
-    AttemptOutcome,
-    Channel,
-    DestinationKind,
     Party,
     Treatment,
 )
 from recoup.delinquency.tables import BUCKETS
-from recoup.errors import RecoupError
-from recoup.pii import PiiCipher, mask_email, mask_phone
 from recoup.reporting.arms import arm_results, compare_arms
 from recoup.scoring.segments import SEGMENTS
-from recoup.simulate import DEFAULT_PARAMS, Action, DayEvents, SimParams, World, params_hash
-from recoup.simulate.params import Response
+from recoup.simulate import DEFAULT_PARAMS, DayEvents, SimParams, World, params_hash
 from recoup.strategy.capacity import RESOURCE, Capacity, queue_order, within
 from recoup.strategy.defaults import DEFAULT_STRATEGY
 from recoup.strategy.definition import MESSAGE_TREATMENTS, Strategy, load_strategy
+from recoup.strategy.eval_gate import LENDER_TZ, Attempt, Destinations, Gate, Recorder
 from recoup.strategy.experiments import CHAMPION, Experiment, stable_uniform
 from recoup.strategy.kernel import Plan, decide
+from recoup.strategy.perturb import RESPONSE_SCALARS, EvaluateError, perturb_params
 
 __all__ = [
     "DEFAULT_HOURS",
     "RESPONSE_SCALARS",
-    "Comparison",
     "DayRecord",
     "EvalConfig",
     "EvalResult",
     "EvaluateError",
     "Execution",
     "baseline_strategy",
-    "compare",
     "evaluate",
-    "paired_difference",
     "perturb_params",
-    "t975",
 ]
 
 #: Messages go out at the strategy's ``send_hour`` (local); robot calls are dialled all day.
@@ -98,98 +84,6 @@ DEFAULT_HOURS: dict[Treatment, tuple[int, int]] = {
     Treatment.AGENCY_PLACEMENT: (10, 10),
 }
 SEGMENT_ORDER = ("mild", "severe", "extremely_severe", "current")
-_LENDER_TZ = "Asia/Shanghai"
-#: A fixed key for the evaluation's own attempt log: its destinations are fake, and a fixed key keeps
-#: the log byte-identical per seed (the deployment's PII key is never touched).
-_EVAL_KEY = hashlib.sha256(b"recoup strategy evaluate: fake destinations").digest()
-
-
-class EvaluateError(RecoupError):
-    """Bad input to ``recoup strategy evaluate`` (a strategy that cannot be used, a bad setting)."""
-
-    code = "strategy.evaluate_invalid"
-    http_status = 422
-    exit_code = 65
-
-
-# ------------------------------------------------------------------------------------------ perturbation
-
-#: Scalar response parameters of :class:`SimParams` (how strongly treatments act, and complaints).
-RESPONSE_SCALARS: tuple[str, ...] = (
-    "fatigue_effort",
-    "fatigue_complaint",
-    "night_complaint",
-    "rude_complaint",
-    "third_party_effort",
-    "guarantor_effort",
-    "third_party_complaint",
-    "agency_daily_effort",
-    "agency_find",
-)
-#: Response fields that are probabilities (or a multiplier that must not exceed 1): clipped to [0, 1].
-_PROBABILITIES = frozenset(
-    {
-        "answer",
-        "read",
-        "ptp",
-        "ptp_keep",
-        "plan_accept",
-        "plan_keep",
-        "settle_accept",
-        "settle_keep",
-        "portal_use",
-        "portal_pay",
-        "reply",
-        "found_answer",
-        "reminder",  # × miss after a reminder: a reminder never makes a miss more likely
-        "agency_find",
-    }
-)
-
-
-def perturb_params(params: SimParams, p: float, seed: int) -> SimParams:
-    """A copy of ``params`` whose response parameters are each scaled by a factor drawn uniformly from
-    [1 − p, 1 + p] (seeded by ``seed``; ``p = 0`` returns ``params`` itself). ``params`` is not touched.
-
-    Response parameters: per borrower type every field of :class:`Response` (each treatment's effort,
-    answer and read rates, promise/plan/settlement/portal rates, replies, the complaint multiplier, the
-    reminder effect) and the effort jump δ₂; per treatment the complaint rate; and
-    :data:`RESPONSE_SCALARS`. Probabilities are clipped to [0, 1]. The untreated repayment process,
-    profiles, products, prices and the hourly answer profiles are left alone.
-    """
-    if not 0.0 <= p < 1.0:
-        raise EvaluateError(f"--perturb must be in [0, 1), got {p} · 扰动幅度须在 [0, 1) 之间")
-    if p == 0.0:
-        return params
-    # The factors come in a fixed order from one stream seeded by the run's seed: the same seed gives
-    # the same perturbed twin whatever the strategy, so a comparison stays paired.
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x7E27_0B]))
-
-    def factor() -> float:
-        return float(1.0 + p * (2.0 * rng.random() - 1.0))
-
-    def scaled(name: str, value: float) -> float:
-        out = value * factor()
-        return min(max(out, 0.0), 1.0) if name in _PROBABILITIES else max(out, 0.0)
-
-    types = {}
-    for tname in sorted(params.types):
-        tp = params.types[tname]
-        res = tp.response
-        changes: dict[str, Any] = {}
-        for f in fields(Response):
-            if f.name == "effort":
-                changes["effort"] = {k: scaled(k, res.effort[k]) for k in sorted(res.effort)}
-            else:
-                changes[f.name] = scaled(f.name, getattr(res, f.name))
-        dyn = replace(tp.dynamics, delta2=scaled("delta2", tp.dynamics.delta2))
-        types[tname] = replace(tp, response=replace(res, **changes), dynamics=dyn)
-    treatments = {
-        k: replace(c, complaint=scaled("complaint", c.complaint))
-        for k, c in sorted(params.treatments.items())
-    }
-    scalars: dict[str, Any] = {name: scaled(name, float(getattr(params, name))) for name in RESPONSE_SCALARS}
-    return replace(params, types=types, treatments=treatments, **scalars)
 
 
 # ------------------------------------------------------------------------------------------ settings
@@ -410,320 +304,6 @@ class EvalResult:
         }
 
 
-# ------------------------------------------------------------------------------------------ the gate
-
-
-@dataclass
-class _Attempt:
-    """A planned contact attempt, or a legal step / placement (``channel`` None: contacts no one)."""
-
-    pos: int  # row in the day's task frame
-    loan_id: str
-    borrower_id: str
-    tz: str
-    treatment: Treatment
-    channel: Channel | None
-    party: Party
-    hour: int
-    resource: str
-    use: int
-    minute: int = 0
-    verdict: str = ""
-    rules: tuple[str, ...] = ()
-
-    @property
-    def contacts(self) -> bool:
-        return self.channel is not None
-
-
-class _Log:
-    """One borrower's attempts as the policy sees them; the indexed :class:`History` is rebuilt only
-    when the log changed since it was last judged."""
-
-    __slots__ = ("history", "items")
-
-    def __init__(self) -> None:
-        self.items: list[PriorAttempt] = []
-        self.history: History | None = None
-
-    def add(self, attempt: PriorAttempt) -> None:
-        self.items.append(attempt)
-        self.history = None
-
-    def indexed(self) -> History:
-        if self.history is None:
-            self.history = History(self.items)
-        return self.history
-
-
-class _Destinations:
-    """A stable fake destination per borrower, party and kind, and its keyed hash (what the log stores)."""
-
-    _PREFIX: ClassVar[dict[Party, str]] = {
-        Party.DEBTOR: "1990",
-        Party.GUARANTOR: "1991",
-        Party.EMERGENCY_CONTACT: "1992",
-    }
-
-    def __init__(self) -> None:
-        self.cipher = PiiCipher(_EVAL_KEY)
-        self.cache: dict[tuple[str, Party, DestinationKind], tuple[str, str]] = {}
-
-    @staticmethod
-    def kind(channel: Channel) -> DestinationKind:
-        if channel is Channel.EMAIL:
-            return DestinationKind.EMAIL
-        if channel is Channel.IM:
-            return DestinationKind.IM
-        if channel in (Channel.VISIT, Channel.LETTER):
-            return DestinationKind.ADDRESS
-        return DestinationKind.MOBILE
-
-    def get(self, borrower: str, party: Party, kind: DestinationKind) -> tuple[str, str]:
-        """(hash, masked) of the destination."""
-        key = (borrower, party, kind)
-        hit = self.cache.get(key)
-        if hit is None:
-            digits = borrower[1:]
-            n = (
-                int(digits)
-                if digits.isdigit()
-                else int(hashlib.sha256(borrower.encode()).hexdigest()[:6], 16)
-            )
-            who = party.value
-            if kind is DestinationKind.MOBILE:
-                text = self._PREFIX.get(party, "1993") + f"{n:07d}"
-                masked = mask_phone(text)
-            elif kind is DestinationKind.EMAIL:
-                text = f"{who}.{n}@sim.invalid"
-                masked = mask_email(text)
-            else:
-                text = f"{kind.value}:{who}:{n}"
-                masked = f"{kind.value}:{who}:***"
-            hit = (self.cipher.lookup_hash(text), masked)
-            self.cache[key] = hit
-        return hit
-
-
-class _Gate:
-    """The only way an attempt reaches the twin: judged by the contact policy, with the borrower's
-    attempts so far (earlier days with their real outcomes; earlier today with the worst outcome for
-    every cap, since the twin tells today's outcomes only at the end of the day)."""
-
-    def __init__(self, policy: Policy, destinations: _Destinations) -> None:
-        self.policy = policy
-        self.dest = destinations
-        self.logs: dict[str, _Log] = {}
-        self.contexts: dict[str, BorrowerContext] = {}
-        self.zones: dict[str, ZoneInfo] = {}
-        self.verdicts: Counter[str] = Counter()
-        self.rules: Counter[str] = Counter()
-        #: (loan, treatment, hour, party) of the attempts allowed today: what :meth:`actions` may build.
-        self.allowed_today: set[tuple[str, str, int, str]] = set()
-        self.seconds = 0.0
-        self.passed = 0  # actions handed to the twin
-
-    def _context(self, tz: str) -> BorrowerContext:
-        ctx = self.contexts.get(tz)
-        if ctx is None:
-            ctx = self.contexts[tz] = BorrowerContext(timezone=tz)
-        return ctx
-
-    def at(self, day: dt.date, a: _Attempt) -> dt.datetime:
-        zone = self.zones.get(a.tz)
-        if zone is None:
-            zone = self.zones[a.tz] = ZoneInfo(a.tz)
-        return dt.datetime.combine(day, dt.time(a.hour, a.minute), tzinfo=zone)
-
-    def judge(self, day: dt.date, a: _Attempt, today: list[PriorAttempt]) -> bool:
-        """Judge ``a``; record the verdict on it; True when allowed."""
-        assert a.channel is not None
-        t0 = time.perf_counter()
-        kind = self.dest.kind(a.channel)
-        dest, _ = self.dest.get(a.borrower_id, a.party, kind)
-        at = self.at(day, a)
-        log = self.logs.get(a.borrower_id)
-        if today:
-            # Attempts made earlier today, each counted both as answered and as unanswered (the worst
-            # case for every cap and for the emergency-contact gate).
-            prior = (log.items if log is not None else []) + today
-            history = History(prior)
-        else:
-            history = log.indexed() if log is not None else History(())
-        proposal = Proposal(
-            id=f"{a.loan_id}:{a.treatment.value}",
-            at=at,
-            channel=a.channel,
-            party=a.party,
-            destination=dest,
-            destination_kind=kind,
-            debt_id=a.loan_id,
-        )
-        v = self.policy.judge(proposal, borrower=self._context(a.tz), history=history)
-        a.verdict, a.rules = v.verdict, v.rules
-        self.verdicts[v.verdict] += 1
-        for r in v.rules:
-            self.rules[f"{v.verdict}:{r}"] += 1
-        if v.verdict == "allowed":
-            self.allowed_today.add((a.loan_id, a.treatment.value, a.hour, a.party.value))
-            today.append(PriorAttempt(at, a.channel, a.party, dest, AttemptOutcome.NO_ANSWER, a.loan_id))
-            today.append(PriorAttempt(at, a.channel, a.party, dest, AttemptOutcome.CONVERSATION, a.loan_id))
-        self.seconds += time.perf_counter() - t0
-        return v.verdict == "allowed"
-
-    def work(self, day: dt.date, queue: list[_Attempt], fits: Sequence[bool]) -> list[_Attempt]:
-        """The day's allowed attempts: the queue's prefix within capacity, judged in time order; the
-        capacity freed by blocked and deferred ones goes to the next in the queue (borrowers not yet
-        contacted today, so that no later-judged attempt lands before an earlier-judged one)."""
-        self.allowed_today.clear()
-        today: dict[str, list[PriorAttempt]] = {}
-        slot: Counter[tuple[str, int]] = Counter()
-        freed: Counter[str] = Counter()
-        made: list[_Attempt] = []
-        chosen = [a for a, f in zip(queue, fits, strict=True) if f]
-        for a in sorted(chosen, key=lambda x: (x.hour, x.pos)):
-            if not a.contacts:
-                a.verdict = "allowed"  # a legal review or a placement contacts no one
-                made.append(a)
-                continue
-            # Attempts on one borrower in one hour get distinct minutes, so each counts for the next.
-            a.minute = slot[(a.borrower_id, a.hour)]
-            slot[(a.borrower_id, a.hour)] += 1
-            if self.judge(day, a, today.setdefault(a.borrower_id, [])):
-                made.append(a)
-            else:
-                freed[a.resource] += a.use
-        if freed:
-            for a, f in zip(queue, fits, strict=True):
-                if f or freed[a.resource] < a.use or not a.contacts or today.get(a.borrower_id):
-                    continue
-                a.minute = slot[(a.borrower_id, a.hour)]
-                slot[(a.borrower_id, a.hour)] += 1
-                if self.judge(day, a, today.setdefault(a.borrower_id, [])):
-                    freed[a.resource] -= a.use
-                    made.append(a)
-        for a in queue:
-            if not a.verdict:
-                a.verdict = "over_capacity"
-        return made
-
-    def actions(self, made: list[_Attempt]) -> list[Action]:
-        """Actions for the twin: only from attempts this gate allowed today (the one way the loop builds
-        them); a contact the policy did not allow cannot become an action."""
-        out = []
-        for a in made:
-            key = (a.loan_id, a.treatment.value, a.hour, a.party.value)
-            if a.verdict != "allowed" or (a.contacts and key not in self.allowed_today):
-                raise AssertionError(f"an unjudged attempt on {a.loan_id} would reach the twin")
-            out.append(Action(a.loan_id, a.treatment, hour=a.hour, party=a.party))
-        self.passed += len(out)
-        return out
-
-    def remember(self, day: dt.date, made: list[_Attempt], outcomes: Mapping[str, str]) -> None:
-        """Add the day's attempts with the outcomes the twin reported to the borrowers' logs."""
-        for a in sorted(made, key=lambda x: (x.hour, x.minute, x.pos)):
-            if not a.contacts:
-                continue
-            assert a.channel is not None
-            kind = self.dest.kind(a.channel)
-            dest, _ = self.dest.get(a.borrower_id, a.party, kind)
-            outcome = AttemptOutcome(outcomes[a.loan_id])
-            log = self.logs.get(a.borrower_id)
-            if log is None:
-                log = self.logs[a.borrower_id] = _Log()
-            log.add(PriorAttempt(self.at(day, a), a.channel, a.party, dest, outcome, a.loan_id))
-
-
-# ------------------------------------------------------------------------------------------ recording
-
-
-#: Who works each task in the twin (the log's ``made_by``; messages are sent by the dispatcher).
-_MADE_BY = {Treatment.FIELD_VISIT: "sim-field", Treatment.LAWYER_LETTER: "sim-legal"}
-
-
-class _Recorder:
-    """The attempt log: ``contact_attempt`` rows in a SQLite database of the run's own, with the same
-    columns as a real attempt (keyed destination hash, masked destination, UTC time); the policy audit
-    replays it at the end."""
-
-    def __init__(self, path: Path, destinations: _Destinations, preset_label: str) -> None:
-        from recoup import migrate
-        from recoup.db import make_engine
-
-        self.path = path
-        self.engine = make_engine(f"sqlite:///{path}")
-        migrate.upgrade(self.engine)
-        self.dest = destinations
-        self.preset = preset_label
-        self.borrowers: dict[str, str] = {}  # borrower key → time zone
-        self.count = 0
-
-    def write(self, day: dt.date, gate: _Gate, made: list[_Attempt], attempts: pl.DataFrame) -> None:
-        by_loan = {r[0]: r for r in attempts.select("loan_id", "outcome", "disposition").iter_rows()}
-        rows: list[dict[str, Any]] = []
-        for a in made:
-            if not a.contacts:
-                continue
-            assert a.channel is not None
-            _, outcome, disposition = by_loan[a.loan_id]
-            kind = self.dest.kind(a.channel)
-            dest, masked = self.dest.get(a.borrower_id, a.party, kind)
-            at = gate.at(day, a).astimezone(dt.UTC)
-            message = a.treatment in MESSAGE_TREATMENTS
-            made_by = "dispatcher" if message else _MADE_BY.get(a.treatment, "sim-collector")
-            rows.append(
-                {
-                    "source": "dispatcher" if message else "collector",
-                    "external_id": f"{day.isoformat()}:{a.loan_id}:{a.treatment.value}",
-                    "borrower_key": a.borrower_id,
-                    "debt_key": a.loan_id,
-                    "party": a.party.value,
-                    "channel": a.channel.value,
-                    "destination_hash": dest,
-                    "destination_masked": masked,
-                    "destination_kind": kind.value,
-                    "at": at,
-                    "outcome": outcome,
-                    "disposition": disposition,
-                    "recording_ref": None,
-                    "made_by": made_by,
-                    "agency": None,
-                    "content": None,
-                    "preset": self.preset,
-                    "created_at": at,
-                }
-            )
-            self.borrowers.setdefault(a.borrower_id, a.tz)
-        if rows:
-            with self.engine.begin() as conn:
-                conn.execute(insert(ContactAttempt), rows)
-            self.count += len(rows)
-
-    def audit(self, first: dt.date, last: dt.date, preset: str) -> tuple[int, Counter[str]]:
-        """The independent replay (``recoup policy audit``): violations and their rule ids."""
-        from recoup.contact.policy.audit import audit
-        from recoup.portfolio.models import Borrower
-
-        with Session(self.engine) as session:
-            if self.borrowers:
-                # The audit reads each borrower's time zone (their clock decides the quiet hours).
-                rows = [
-                    {"external_id": k, "name": "", "timezone": tz} for k, tz in sorted(self.borrowers.items())
-                ]
-                session.execute(insert(Borrower), rows)
-                session.commit()
-            rules_hit: Counter[str] = Counter()
-            n = 0
-            for v in audit(session=session, start=first, end=last, preset=preset, timezone=_LENDER_TZ):
-                n += 1
-                for r in v.rules:
-                    rules_hit[r] += 1
-        return n, rules_hit
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-
 # ------------------------------------------------------------------------------------------ the loop
 
 
@@ -741,9 +321,9 @@ class _Loop:
         self.segment_table = rules.load_table(SEGMENTS)
         self.capacity = cfg.effective_capacity()
         self.policy = Policy(load_builtin(cfg.preset))
-        self.dest = _Destinations()
-        self.gate = _Gate(self.policy, self.dest)
-        self.recorder = _Recorder(db_path, self.dest, self.policy.preset.label)
+        self.dest = Destinations()
+        self.gate = Gate(self.policy, self.dest)
+        self.recorder = Recorder(db_path, self.dest, self.policy.preset.label)
         self.static = pl.DataFrame(
             schema={"loan_id": pl.String, "borrower_id": pl.String, "product_type": pl.String,
                     "customer_type": pl.String, "timezone": pl.String}
@@ -782,7 +362,7 @@ class _Loop:
                 )
                 .join(people, on="borrower_id", how="left")
                 .with_columns(
-                    pl.col("customer_type").fill_null("individual"), pl.col("timezone").fill_null(_LENDER_TZ)
+                    pl.col("customer_type").fill_null("individual"), pl.col("timezone").fill_null(LENDER_TZ)
                 )
             )
         return self.static
@@ -904,7 +484,7 @@ class _Loop:
             "fits",
         )
         queue = [
-            _Attempt(
+            Attempt(
                 pos=pos,
                 loan_id=loan,
                 borrower_id=bor,
@@ -1138,160 +718,3 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
             result = _Loop(cfg, params, Path(tmp) / "attempts.db").run()
     result.seconds = time.perf_counter() - t0
     return result
-
-
-# ------------------------------------------------------------------------------------------ compare
-
-
-@dataclass(frozen=True)
-class Difference:
-    """Mean of the paired differences (B − A) over seeds, with a 95 % t interval (None for one seed)."""
-
-    mean: float
-    low: float | None
-    high: float | None
-    values: tuple[int, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "mean": round(self.mean),
-            "ci95": [round(self.low), round(self.high)]
-            if self.low is not None and self.high is not None
-            else None,
-            "per_seed": list(self.values),
-        }
-
-
-#: Student's t quantile t₀.₉₇₅ for 1–30 degrees of freedom.
-_T975 = (
-    12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
-    2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
-    2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
-)  # fmt: skip
-
-
-def t975(df: int) -> float:
-    """t₀.₉₇₅(df): the table to 30, then the Cornish–Fisher expansion (within 1e-4)."""
-    if df < 1:
-        raise ValueError("df must be at least 1")
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z = 1.959963984540054
-    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
-
-
-def paired_difference(a: Sequence[int], b: Sequence[int]) -> Difference:
-    """Paired t over seeds: mean(b − a) ± t₀.₉₇₅(k − 1) · sd / √k."""
-    d = np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
-    k = d.size
-    mean = float(d.mean()) if k else 0.0
-    if k < 2:
-        return Difference(mean, None, None, tuple(int(x) for x in d))
-    half = t975(k - 1) * float(d.std(ddof=1)) / math.sqrt(k)
-    return Difference(mean, mean - half, mean + half, tuple(int(x) for x in d))
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """``compare A B``: both strategies on the same seeds (the same twins), paired."""
-
-    a: list[EvalResult]
-    b: list[EvalResult]
-
-    def difference(self, metric: str) -> Difference:
-        return paired_difference([_metric(r, metric) for r in self.a], [_metric(r, metric) for r in self.b])
-
-    def verdict(self) -> str:
-        d = self.difference("net")
-        if d.low is None or d.high is None:
-            return "one seed: no interval · 仅一个种子，无区间"
-        if d.low > 0:
-            return "B nets more (significant at 95 %) · B 净回收显著更高"
-        if d.high < 0:
-            return "A nets more (significant at 95 %) · A 净回收显著更高"
-        return "no significant difference · 差异不显著"
-
-    def to_json(self) -> dict[str, Any]:
-        first = self.a[0]
-        return {
-            "a": first.strategy,
-            "b": self.b[0].strategy,
-            "a_version": first.strategy_version,
-            "b_version": self.b[0].strategy_version,
-            "loans": first.loans,
-            "days": first.days,
-            "perturb": first.perturb,
-            "seeds": [r.seed for r in self.a],
-            "difference": "b - a",
-            **{
-                m: self.difference(m).to_json()
-                for m in ("net", "recovered", "cost", "contacts", "complaints", "violations")
-            },
-            "verdict": self.verdict(),
-            "per_seed": [
-                {
-                    "seed": ra.seed,
-                    "a": {m: _metric(ra, m) for m in _COMPARED},
-                    "b": {m: _metric(rb, m) for m in _COMPARED},
-                }
-                for ra, rb in zip(self.a, self.b, strict=True)
-            ],
-            "seconds": round(sum(r.seconds for r in self.a + self.b), 3),
-        }
-
-
-_COMPARED = ("recovered", "cost", "net", "contacts", "complaints", "violations")
-
-
-def _metric(r: EvalResult, name: str) -> int:
-    value = getattr(r, name)
-    return int(value)
-
-
-def _run_one(args: tuple[str, dict[str, Any], int | None, dict[str, Any]]) -> EvalResult:
-    """A worker's run (picklable arguments: the strategy document, not the object)."""
-    label, doc, version, kw = args
-    strategy = load_strategy(doc, version=version, segments=None)
-    return evaluate(EvalConfig(strategy=strategy, label=label, **kw))
-
-
-def compare(
-    a: tuple[str, Strategy, Execution],
-    b: tuple[str, Strategy, Execution],
-    *,
-    seeds: Sequence[int],
-    loans: int,
-    days: int,
-    perturb: float = 0.0,
-    start: dt.date = dt.date(2026, 1, 1),
-    capacity: Capacity | None = None,
-    jobs: int = 1,
-    progress: Callable[[str], None] | None = None,
-) -> Comparison:
-    """Evaluate A and B on each seed (the same twin per seed) and pair the results."""
-    runs: list[tuple[str, dict[str, Any], int | None, dict[str, Any]]] = []
-    for label, strategy, execution in (a, b):
-        for seed in seeds:
-            kw = {
-                "loans": loans,
-                "days": days,
-                "seed": seed,
-                "perturb": perturb,
-                "start": start,
-                "capacity": capacity,
-                "execution": execution,
-            }
-            runs.append((label, strategy.doc.model_dump(mode="json"), strategy.version, kw))
-    if jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(_run_one, runs))
-    else:
-        results = []
-        for run in runs:
-            results.append(_run_one(run))
-            if progress is not None:
-                progress(f"{run[0]} seed {run[3]['seed']}")
-    k = len(seeds)
-    return Comparison(a=results[:k], b=results[k:])
