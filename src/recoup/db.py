@@ -118,3 +118,14 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def upgraded_session() -> Iterator[Session]:
+    """A unit of work on the configured database, migrated first (what each CLI command needs)."""
+    from recoup import migrate  # Alembic is slow to import: only when a command touches the database
+
+    engine = get_engine()
+    migrate.upgrade(engine)
+    with session_scope(engine) as session:
+        yield session

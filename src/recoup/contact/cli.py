@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
+
+from recoup.db import upgraded_session
 
 app = typer.Typer(help="Contact log, holds and consents. 联系记录、暂停与同意。", no_args_is_help=True)
 qa_app = typer.Typer(help="Quality inspection of calls (录音质检).", no_args_is_help=True)
 console = Console()
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    from recoup import migrate
-    from recoup.db import get_engine, session_scope
-
-    engine = get_engine()
-    migrate.upgrade(engine)
-    with session_scope(engine) as session:
-        yield session
 
 
 def _when(text: str, option: str) -> dt.datetime:
@@ -51,7 +39,7 @@ def import_attempts_cmd(
     from recoup.config import get_settings
     from recoup.contact.attempt_import import do_import_attempts
 
-    with console.status(f"importing {file.name} …"), _session() as session:
+    with console.status(f"importing {file.name} …"), upgraded_session() as session:
         rep = do_import_attempts(file, session=session, agency=agency, timezone=get_settings().timezone)
     console.print(
         f"{rep.file}: {rep.rows} rows, {rep.added} added, {rep.already_there} already there · 已导入"
@@ -86,7 +74,7 @@ def hold_cmd(
         chans = [Channel(c.strip()) for c in channels.split(",")] if channels else None
     except ValueError as exc:
         raise RecoupError(f"{exc} · 取值无效") from None
-    with _session() as session:
+    with upgraded_session() as session:
         row = do_add_hold(
             session=session,
             borrower_key=borrower,
@@ -119,7 +107,7 @@ def qa_import_cmd(
     from recoup.contact.qa import QaConfig, do_import_transcripts
 
     config = QaConfig(institution_names=tuple(institution), preset=preset, sample_rate=sample)
-    with console.status(f"inspecting {file.name} …"), _session() as session:
+    with console.status(f"inspecting {file.name} …"), upgraded_session() as session:
         rep = do_import_transcripts(file, session=session, config=config)
     console.print(
         f"{rep.transcripts} transcripts · {rep.findings} findings ({rep.red_lines} red lines) · "
@@ -135,7 +123,7 @@ def qa_sweep_cmd(
     """Flag connected calls without a recording (CN-REC). 检查无录音的接通电话。"""
     from recoup.contact.qa import do_sweep_recordings
 
-    with _session() as session:
+    with upgraded_session() as session:
         n = do_sweep_recordings(session=session, start=_when(start, "--from"), end=_when(end, "--to"))
     console.print(f"{n} connected call(s) without a recording · 无录音通话")
 
@@ -150,7 +138,7 @@ def qa_queue_cmd(limit: int = typer.Option(50, "-n", help="How many to show.")) 
     table = Table(title="QA reviews · 质检复核", box=box.SIMPLE_HEAD)
     for col in ("id", "call", "collector", "agency", "reason", "status"):
         table.add_column(col)
-    with _session() as session:
+    with upgraded_session() as session:
         rows = session.execute(
             select(QaReview, ContactAttempt)
             .join(ContactAttempt, ContactAttempt.id == QaReview.attempt_id)
@@ -173,7 +161,7 @@ def qa_review_cmd(
     """Decide a queued review. 复核结论。"""
     from recoup.contact.qa import do_review
 
-    with _session() as session:
+    with upgraded_session() as session:
         row = do_review(review_id, session=session, reviewer=reviewer, passed=passed, note=note)
         status = row.status
     console.print(f"review {review_id}: {status}")
@@ -188,7 +176,7 @@ def qa_appeal_cmd(
     """The collector appeals a failed review. 催收员申诉。"""
     from recoup.contact.qa import do_appeal
 
-    with _session() as session:
+    with upgraded_session() as session:
         do_appeal(review_id, session=session, collector=collector, note=note)
     console.print(f"review {review_id}: appealed · 已申诉")
 
@@ -203,7 +191,7 @@ def qa_decide_cmd(
     """A second reviewer decides an appeal. 申诉复核。"""
     from recoup.contact.qa import do_decide_appeal
 
-    with _session() as session:
+    with upgraded_session() as session:
         row = do_decide_appeal(review_id, session=session, reviewer=reviewer, upheld=upheld, note=note)
         decision = row.appeal_decision
     console.print(f"review {review_id}: appeal {decision}")
@@ -217,7 +205,7 @@ def qa_agencies_cmd() -> None:
     table = Table(title="QA by agency · 委外机构质检", box=box.SIMPLE_HEAD)
     for col in ("agency", "red lines", "findings"):
         table.add_column(col)
-    with _session() as session:
+    with upgraded_session() as session:
         for agency, red, n in agency_scores(session=session):
             table.add_row(agency, str(red), str(n))
     console.print(table)

@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from recoup.contact.linter.cli import add_lint
+from recoup.db import upgraded_session
 
 app = typer.Typer(help="Message templates: lint, versions, activation · 话术模板。", no_args_is_help=True)
 add_lint(app)
 console = Console()
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    from recoup import migrate
-    from recoup.db import get_engine, session_scope
-
-    engine = get_engine()
-    migrate.upgrade(engine)
-    with session_scope(engine) as session:
-        yield session
 
 
 def _preset(preset: str | None) -> str:
@@ -58,7 +45,7 @@ def save_cmd(
 
     name, channel, locale = parse_key(key)
     body = file.read_text("utf-8")
-    with _session() as session:
+    with upgraded_session() as session:
         saved = do_save_template(
             MessageTemplate(name, channel, locale, body, subject), session=session, actor=by, comment=comment
         )
@@ -81,7 +68,7 @@ def activate_cmd(
     from recoup.contact.templates import TemplateRejected, do_activate
 
     try:
-        with _session() as session:
+        with upgraded_session() as session:
             tpl = do_activate(
                 key,
                 version,
@@ -110,7 +97,7 @@ def list_cmd() -> None:
     table = Table(title="Message templates · 话术模板", box=box.SIMPLE_HEAD)
     for col in ("template", "versions", "active"):
         table.add_column(col)
-    with _session() as session:
+    with upgraded_session() as session:
         rows = session.scalars(
             select(ConfigVersion).where(ConfigVersion.kind == KIND).order_by(ConfigVersion.name)
         )
@@ -141,7 +128,7 @@ def render_cmd(
     from recoup.errors import NotFoundError
 
     key_part, _, ver = key.partition("@")
-    with _session() as session:
+    with upgraded_session() as session:
         tpl = (
             get_template(key_part, int(ver), session=session)
             if ver
@@ -169,7 +156,7 @@ def install_cmd(
     """Save and activate the shipped templates. 安装默认模板。"""
     from recoup.contact.templates import do_install_defaults
 
-    with _session() as session:
+    with upgraded_session() as session:
         done = do_install_defaults(session=session, actor=by, preset=preset)
         labels = [t.label for t in done]
     for label in labels:

@@ -11,6 +11,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from recoup.db import upgraded_session
+
 app = typer.Typer(
     help="Contact policy: scenario checks, presets, audit. 联系合规策略：场景校验、预设、稽核。",
     no_args_is_help=True,
@@ -28,14 +30,6 @@ def check_cmd(
     print(json.dumps(check_scenario(scenario), ensure_ascii=False, indent=2))
 
 
-def _session_or_none() -> Any:
-    from recoup import migrate
-    from recoup.db import get_engine, session_scope
-
-    migrate.upgrade(get_engine())
-    return session_scope()
-
-
 @app.command("presets")
 def presets_cmd() -> None:
     """List the built-in presets and saved versions. 列出策略预设。"""
@@ -50,7 +44,7 @@ def presets_cmd() -> None:
     for name in BUILTIN:
         p = load_builtin(name)
         table.add_row(p.name, p.version, f"{p.title[0]} · {p.title[1]}", str(len(p.rules)))
-    with _session_or_none() as session:
+    with upgraded_session() as session:
         rows = session.scalars(
             select(ConfigVersion).where(ConfigVersion.kind == KIND).order_by(ConfigVersion.name)
         )
@@ -71,7 +65,7 @@ def show_cmd(
     from recoup.contact.policy.base import RULES
     from recoup.contact.policy.presets import resolve
 
-    with _session_or_none() as session:
+    with upgraded_session() as session:
         preset = resolve(name, session=session)
     if as_json:
         print(
@@ -125,7 +119,7 @@ def copy_cmd(
     """Copy a preset, change parameters and save a new version. 复制预设、修改参数并保存新版本。"""
     from recoup.contact.policy.presets import do_save_preset
 
-    with _session_or_none() as session:
+    with upgraded_session() as session:
         preset = do_save_preset(source, name, _parse_sets(sets), session=session, actor=by, comment=comment)
         label = preset.label
     console.print(f"saved {label} · 已保存 {label}")
@@ -146,7 +140,7 @@ def audit_cmd(
     settings = get_settings()
     d1, d2 = parse_as_of(start), parse_as_of(end)
     name = preset or settings.jurisdiction
-    with _session_or_none() as session:
+    with upgraded_session() as session:
         found = list(
             audit(
                 session=session,
