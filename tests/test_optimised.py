@@ -4,6 +4,7 @@ determinism by seed."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,8 @@ from recoup.strategy.optimised import OptimisedDecider, optimised_config
 from recoup.strategy.response import (
     ACTIONS,
     FEATURES,
+    AccountState,
+    RandomDecider,
     ResponseModels,
     load_model,
     save_model,
@@ -72,7 +75,8 @@ def test_plan_respects_capacity_and_budget(trained: tuple[ResponseModels, Path])
     for dec, plan in seen:
         counts = dec.group_by("treatment").len()
         n = dict(zip(counts["treatment"], counts["len"], strict=True))
-        assert n.get("agent_call", 0) <= 20 // 4
+        # calls (4 minutes) and plan offers (8 minutes) share the agents' 20 minutes
+        assert 4 * n.get("agent_call", 0) + 8 * n.get("plan_offer", 0) <= 20
         assert n.get("robot_call", 0) <= 10
         assert n.get("field_visit", 0) <= (cap.field_visits or 0)
         spend = sum(prices[t] * k for t, k in n.items() if RESOURCE.get(_t(t)) == "message_budget")
@@ -91,6 +95,42 @@ def test_plan_respects_capacity_and_budget(trained: tuple[ResponseModels, Path])
     assert notices.height > 0
     assert (notices["dpd"] == 25).all() and (notices["treatment"] == "sms").all()
     assert (notices["template"] == "credit_notice").all()
+
+
+def test_exploration_places_at_its_share_and_records_propensities() -> None:
+    state = AccountState()
+    n = 20_000
+    frame = pl.DataFrame(
+        {
+            "loan_id": [f"L{k + 1:09d}" for k in range(n)],
+            "i": np.arange(n, dtype=np.int64),
+            "borrower_id": [f"C{k + 1:08d}" for k in range(n)],
+            "segment": ["mild"] * n,
+            "bucket": ["M1"] * n,
+            "dpd": [5] * n,
+            "overdue_amount": [10_000] * n,
+            "score": [0.5] * n,
+        }
+    )
+    day = dt.date(2026, 3, 1)
+    state.placed_until = np.where(np.arange(n) < n // 2, 10**6, -1).astype(np.int64)  # half placed
+    dec = RandomDecider(7, state, place_share=0.05)(frame, day)
+    placed = np.arange(n) < n // 2
+    t = dec["treatment"].to_numpy()
+    p = dec["propensity"].to_numpy()
+    assert not (t[placed] == "agency_placement").any()  # never while one runs
+    share = float((t[~placed] == "agency_placement").mean())
+    assert abs(share - 0.05) < 0.01
+    others = len(ACTIONS) - 1
+    np.testing.assert_allclose(p[placed], 1 / others)
+    free = ~placed & (t != "agency_placement")
+    np.testing.assert_allclose(p[free], 0.95 / others)
+    np.testing.assert_allclose(p[~placed & (t == "agency_placement")], 0.05)
+    # the others are uniform among themselves
+    counts = pl.Series(t[free]).value_counts()["count"].to_numpy()
+    assert counts.size == others and counts.min() > 0.8 * counts.mean()
+    # seeded by (seed, day): the same draw again
+    assert dec.equals(RandomDecider(7, state, place_share=0.05)(frame, day))
 
 
 def _t(name: str) -> Any:

@@ -74,6 +74,16 @@ class Settings(BaseSettings):
         default=60.0, gt=0, le=86_400, description="First retry delay; doubles per try (with jitter)."
     )
     dispatch_backoff_max_seconds: float = Field(default=6 * 3600.0, gt=0, le=7 * 86_400)
+    planner: Literal["tables", "optimised"] = Field(
+        default="tables",
+        description="Who decides the day: the strategy tables (with experiments), or the optimised plan "
+        "(needs the response model; capacity per 10,000 loans as in docs/strategy.md).",
+    )
+    response_model: Path | None = Field(
+        default=None,
+        description="Response model for the decisions' expected values (used only if the file exists); "
+        "default data_dir/models/response.joblib, where `recoup strategy train-response` writes it.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -114,6 +124,8 @@ class Settings(BaseSettings):
             self.lake_uri = (self.data_dir / "lake").as_posix()
         if self.channels_file is None:
             self.channels_file = self.data_dir / "channels.toml"
+        if self.response_model is None:
+            self.response_model = self.data_dir / "models" / "response.joblib"
         return self
 
     @property

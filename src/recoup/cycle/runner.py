@@ -42,12 +42,15 @@ from recoup.cycle.config import current_tables
 from recoup.cycle.models import CycleRun
 from recoup.db import session_scope, utcnow
 from recoup.delinquency.kernel import DelinquencyParams, delinquency
+from recoup.errors import ConfigError
 from recoup.lake import Lake, book_as_of
 from recoup.lake.store import Outputs
 from recoup.scoring.features import FEATURES, features
 from recoup.scoring.service import score_accounts
+from recoup.strategy import cycle_value
 from recoup.strategy import flows as strategy_flows
 from recoup.strategy import kernel as strategy_kernel
+from recoup.strategy.capacity import Capacity
 from recoup.strategy.service import load_plan
 
 STEPS = ("facts", "delinquency", "features", "scoring", "intake", "decisions")
@@ -237,6 +240,34 @@ class Cycle:
         customers = book.scan("borrowers").select("borrower_id", "customer_type").collect()
         frame = strategy_kernel.decision_frame(daily, scores, customers, self._recent_attempts(as_of))
         decisions = strategy_kernel.decide(frame, plan, as_of=as_of)
+        # Expected values under the installed response model (docs/cycle-value.md); a model file that
+        # cannot be used must not stop the day's actions: the decisions go out without values.
+        model_path = get_settings().response_model
+        try:
+            model = cycle_value.load_value_model(model_path)
+            value_note = f"value model {model.version}" if model is not None else "no value model"
+        except Exception as exc:
+            model, value_note = None, f"no value model ({model_path}: {type(exc).__name__}: {str(exc)[:300]})"
+        state = None
+        if model is not None and frame.height:
+            state = cycle_value.state_from_history(
+                frame,
+                as_of,
+                self._recent_attempts(as_of, cycle_value.HISTORY_DAYS),
+                book.scan("payments"),
+                self.out.scan("decisions"),
+            )
+        if get_settings().planner == "optimised":
+            if model is None or state is None:
+                raise ConfigError(
+                    f"planner = optimised needs a response model: {value_note} "
+                    "(recoup strategy train-response) · 优化策略需要响应模型"
+                )
+            capacity = Capacity.for_book(daily.height)
+            decisions, plan = cycle_value.plan_optimised(frame, model, state, as_of, capacity)
+        else:
+            decisions = cycle_value.annotate(decisions, frame, model, as_of, state)
+        cycle_value.add_value_columns(self.out.uri("decisions"))  # tables written before the columns
         version = self.out.replace("decisions", decisions, as_of=as_of)
         with session_scope(self.engine) as session:  # one transaction: every message and task of the day
             acted = strategy_flows.do_act(
@@ -247,7 +278,8 @@ class Cycle:
             counts = decisions.get_column("arm").value_counts(sort=True).iter_rows()
             arms = f" experiment {plan.experiment.name} (" + ", ".join(f"{a} {n}" for a, n in counts) + ");"
         return decisions.height, (
-            f"strategy {plan.champion.label};{arms} {acted.summary()}; decisions version {version}"
+            f"strategy {plan.champion.label};{arms} {value_note}; {acted.summary()}; "
+            f"decisions version {version}"
         )
 
 

@@ -64,7 +64,9 @@ def resolve_strategy(spec: str) -> tuple[str, Any, Any]:
 
 
 #: Defaults of the optimised strategy's response model and its training run (docs/strategy.md).
-TRAIN_LOANS, TRAIN_DAYS, TRAIN_SEED, TRAIN_HORIZON = 50_000, 100, 1001, 14
+TRAIN_LOANS, TRAIN_DAYS, TRAIN_SEED, TRAIN_HORIZON = 100_000, 100, 1001, 14
+#: The training run's daily probability of an agency placement (when none is running).
+TRAIN_PLACE_SHARE = 0.02
 #: μ, the price of a fen of cost beyond its face value in the optimised plan (docs/strategy.md).
 COST_WEIGHT = 0.2  # = recoup.strategy.optimised.COST_WEIGHT (not imported here: the CLI loads lazily)
 
@@ -72,7 +74,9 @@ COST_WEIGHT = 0.2  # = recoup.strategy.optimised.COST_WEIGHT (not imported here:
 def default_model_path() -> Path:
     from recoup.config import get_settings
 
-    return get_settings().data_dir / "models" / "response.joblib"
+    path = get_settings().response_model  # the cycle's value model too (docs/cycle-value.md)
+    assert path is not None  # set by Settings' defaults
+    return path
 
 
 def ensure_model(path: Path | None, *, quiet: bool = False) -> Path:
@@ -91,7 +95,9 @@ def ensure_model(path: Path | None, *, quiet: bool = False) -> Path:
         f"no response model at {target}: training one (randomised run, {TRAIN_LOANS:,} loans, "
         f"{TRAIN_DAYS} days, seed {TRAIN_SEED}) · 训练响应模型"
     )
-    models, run = train_response(TRAIN_LOANS, TRAIN_DAYS, TRAIN_SEED, TRAIN_HORIZON, progress=say)
+    models, run = train_response(
+        TRAIN_LOANS, TRAIN_DAYS, TRAIN_SEED, TRAIN_HORIZON, progress=say, place_share=TRAIN_PLACE_SHARE
+    )
     save_model(models, target, run.to_json())
     say(f"saved {target} ({run.rows:,} account-days, {run.seconds:.0f} s)")
     return target
@@ -488,13 +494,21 @@ def register(app: typer.Typer) -> None:
         days: int = typer.Option(TRAIN_DAYS, "--days", min=1, help="Days of randomised treatments."),
         seed: int = typer.Option(TRAIN_SEED, "--seed", help="The training twin's seed (not 1…K)."),
         horizon: int = typer.Option(TRAIN_HORIZON, "--horizon", min=1, help="Days of outcome per decision."),
+        place_share: float = typer.Option(
+            TRAIN_PLACE_SHARE,
+            "--place-share",
+            min=0.0,
+            max=0.5,
+            help="Daily probability of an agency placement in the randomised run (when none runs).",
+        ),
         out: Path | None = typer.Option(
             None, "--out", help="Where to save the model (default DATA_DIR/models/response.joblib)."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Train the optimised strategy's response models on a randomised run of the twin: treatments
-        drawn uniformly among the feasible ones, outcomes over the next H days. 训练响应模型。"""
+        drawn at random among the feasible ones (placements at their own share), outcomes over the next H
+        days. 训练响应模型。"""
         from recoup.strategy.response import save_model, train_response
 
         target = out if out is not None else default_model_path()
@@ -503,7 +517,7 @@ def register(app: typer.Typer) -> None:
             if not as_json:
                 _err.print(msg)
 
-        models, run = train_response(loans, days, seed, horizon, progress=say)
+        models, run = train_response(loans, days, seed, horizon, progress=say, place_share=place_share)
         save_model(models, target, run.to_json())
         info = {**run.to_json(), "out": str(target)}
         if as_json:

@@ -42,7 +42,7 @@ from recoup.strategy.evaluate import DEFAULT_HOURS, DayRecord, EvalConfig
 from recoup.strategy.experiments import stable_uniform
 from recoup.strategy.kernel import Plan as KernelPlan
 from recoup.strategy.kernel import decide
-from recoup.strategy.optimiser import optimise
+from recoup.strategy.optimiser import Plan, optimise
 from recoup.strategy.response import ACTIONS, AccountState, ResponseModels, decision_rows, load_model
 
 __all__ = ["COST_WEIGHT", "OPTIMISED_NAME", "OptimisedDecider", "notice_strategy", "optimised_config"]
@@ -105,6 +105,8 @@ class OptimisedDecider:
             if not m.any():
                 continue
             learned = self.model.hours.get(t.value)
+            if not learned and t is Treatment.PLAN_OFFER:  # an offer is an agent's call
+                learned = self.model.hours.get(Treatment.AGENT_CALL.value)
             if learned:
                 options = np.asarray(learned, dtype=np.int64)
                 hour[m] = options[np.floor(u[m] * options.shape[0]).astype(np.int64)]
@@ -138,6 +140,39 @@ class OptimisedDecider:
         budget = lim.get("message_budget") if self.daily_budget is None else self.daily_budget
         return cap, cost, None if budget is None else float(budget)
 
+    def _plan(
+        self,
+        value: F64,
+        cost: F64,
+        cap: F64,
+        budget: float | None,
+        feasible: npt.NDArray[np.bool_],
+        names: list[str],
+    ) -> Plan:
+        """The optimiser's plan. Agent calls and plan offers share the agents' minutes (an offer takes
+        longer): the minutes are split between them at the share (0, 10 … 100 % to offers) whose plan
+        has the largest total expected value."""
+        call, offer = ACTIONS.index(Treatment.AGENT_CALL), ACTIONS.index(Treatment.PLAN_OFFER)
+        minutes = self.capacity.limits().get("agent_minutes")
+        if minutes is None or not (np.isfinite(cap[call]) and np.isfinite(cap[offer])):
+            return optimise(value, cost, cap, budget, feasible=feasible, no_action=0, names=names)
+        per_call = max(
+            self.capacity.minutes.get(Treatment.AGENT_CALL.value, MINUTES[Treatment.AGENT_CALL]), 1
+        )
+        per_offer = max(
+            self.capacity.minutes.get(Treatment.PLAN_OFFER.value, MINUTES[Treatment.PLAN_OFFER]), 1
+        )
+        best: Plan | None = None
+        for share in np.linspace(0.0, 1.0, 11):
+            split = cap.copy()
+            split[offer] = float(math.floor(minutes * share / per_offer))
+            split[call] = float(math.floor((minutes - split[offer] * per_offer) / per_call))
+            plan = optimise(value, cost, split, budget, feasible=feasible, no_action=0, names=names)
+            if best is None or plan.total_value > best.total_value:
+                best = plan
+        assert best is not None
+        return best
+
     def values(self, frame: pl.DataFrame, as_of: dt.date) -> tuple[F64, npt.NDArray[np.bool_]]:
         """``n × T`` expected values (fen) and the feasibility mask."""
         base = self.state.features(frame, as_of)
@@ -167,7 +202,7 @@ class OptimisedDecider:
         if budget is not None:
             budget = max(budget - notice_cost, 0.0)
         names = [t.value for t in ACTIONS]
-        plan = optimise(value, cost, cap, budget, feasible=feasible, no_action=0, names=names)
+        plan = self._plan(value, cost, cap, budget, feasible, names)
         self.plans.append({"as_of": as_of.isoformat(), **plan.summary()})
         action_names = np.array(names, dtype=object)
         chosen = action_names[plan.choice]

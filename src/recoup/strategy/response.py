@@ -56,8 +56,9 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 #: The treatments the optimised strategy chooses from (column order of its value matrix); ``no_action``
-#: first. Not here: offers (they share the agents' minutes at a different rate), legal reviews (a
-#: lawyer's decision) and settlements (a discount is a credit decision).
+#: first, agency placement last. A plan offer is an agent's call that offers to split the overdue amount
+#: (it shares the agents' minutes with calls, at twice the minutes). Not here: legal reviews (a lawyer's
+#: decision) and settlements (a discount is a credit decision).
 ACTIONS: tuple[Treatment, ...] = (
     Treatment.NO_ACTION,
     Treatment.SMS,
@@ -66,6 +67,7 @@ ACTIONS: tuple[Treatment, ...] = (
     Treatment.PORTAL_LINK,
     Treatment.ROBOT_CALL,
     Treatment.AGENT_CALL,
+    Treatment.PLAN_OFFER,
     Treatment.FIELD_VISIT,
     Treatment.LAWYER_LETTER,
     Treatment.AGENCY_PLACEMENT,
@@ -90,10 +92,16 @@ FEATURES: tuple[str, ...] = (
     "reached",
     "log_paid_recent",
     "days_since_paid",
+    "contacts_long",
+    "reached_long",
+    "log_paid_long",
     "treatment",
 )
 _CATEGORICAL = [FEATURES.index("product"), FEATURES.index("customer"), FEATURES.index("treatment")]
 _DECAY = 0.8  # per day: recent contacts, reaches and payments fade with a half-life of ≈ 3 days
+#: The long memory of the same counts (half-life ≈ 23 days): who answers and who pays over weeks tells
+#: the kind of borrower (reachable or not, willing or not) better than the last few days.
+_DECAY_LONG = 0.97
 _RATIO_CAP = 5.0  # a payment can clear the whole balance; cap the target at 5 × the overdue amount
 
 
@@ -119,6 +127,9 @@ class AccountState:
     contacts: F64 = field(default_factory=lambda: np.zeros(0))
     reached: F64 = field(default_factory=lambda: np.zeros(0))
     paid: F64 = field(default_factory=lambda: np.zeros(0))
+    contacts_long: F64 = field(default_factory=lambda: np.zeros(0))
+    reached_long: F64 = field(default_factory=lambda: np.zeros(0))
+    paid_long: F64 = field(default_factory=lambda: np.zeros(0))
     last_paid: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     day: int = -1  # epoch day the decayed sums are as of
 
@@ -131,6 +142,9 @@ class AccountState:
         self.contacts = np.concatenate([self.contacts, np.zeros(k - m)])
         self.reached = np.concatenate([self.reached, np.zeros(k - m)])
         self.paid = np.concatenate([self.paid, np.zeros(k - m)])
+        self.contacts_long = np.concatenate([self.contacts_long, np.zeros(k - m)])
+        self.reached_long = np.concatenate([self.reached_long, np.zeros(k - m)])
+        self.paid_long = np.concatenate([self.paid_long, np.zeros(k - m)])
         self.last_paid = np.concatenate([self.last_paid, np.full(k - m, -10_000, dtype=np.int64)])
 
     def _age(self, today: int) -> None:
@@ -139,6 +153,10 @@ class AccountState:
             self.contacts *= f
             self.reached *= f
             self.paid *= f
+            g = _DECAY_LONG ** (today - self.day)
+            self.contacts_long *= g
+            self.reached_long *= g
+            self.paid_long *= g
         self.day = today
 
     def observe(self, rec: DayRecord) -> None:
@@ -159,11 +177,16 @@ class AccountState:
             self.placed_until[_ids(tasks.get_column("loan_id"))] = day + AGENCY_DAYS
         if att.height:
             ai = _ids(att.get_column("loan_id"))
+            hit = att.get_column("reached").cast(pl.Float64).to_numpy()
             np.add.at(self.contacts, ai, 1.0)
-            np.add.at(self.reached, ai, att.get_column("reached").cast(pl.Float64).to_numpy())
+            np.add.at(self.reached, ai, hit)
+            np.add.at(self.contacts_long, ai, 1.0)
+            np.add.at(self.reached_long, ai, hit)
         if pay.height:
             pi = _ids(pay.get_column("loan_id"))
-            np.add.at(self.paid, pi, pay.get_column("amount").cast(pl.Float64).to_numpy())
+            amount = pay.get_column("amount").cast(pl.Float64).to_numpy()
+            np.add.at(self.paid, pi, amount)
+            np.add.at(self.paid_long, pi, amount)
             self.last_paid[pi] = day
 
     def features(self, frame: pl.DataFrame, as_of: dt.date) -> F64:
@@ -174,6 +197,7 @@ class AccountState:
             self._grow(int(i.max()) + 1)
         day = _epoch(as_of) + 1  # the day the treatment would be applied
         ages = _DECAY ** max(day - self.day, 0) if self.day >= 0 else 1.0
+        ages_long = _DECAY_LONG ** max(day - self.day, 0) if self.day >= 0 else 1.0
         overdue = frame.get_column("overdue_amount").cast(pl.Float64).to_numpy()
         outstanding = frame.get_column("outstanding_principal").cast(pl.Float64).to_numpy()
         since = frame.get_column("bucket_since").to_numpy() if "bucket_since" in frame.columns else None
@@ -209,6 +233,9 @@ class AccountState:
             self.reached[i] * ages,
             np.log1p(self.paid[i] * ages / 100.0),
             np.minimum(day - self.last_paid[i], 999).astype(np.float64),
+            self.contacts_long[i] * ages_long,
+            self.reached_long[i] * ages_long,
+            np.log1p(self.paid_long[i] * ages_long / 100.0),
         ]
         return np.column_stack(cols) if n else np.zeros((0, len(FEATURES) - 1))
 
@@ -321,21 +348,31 @@ def load_model(path: Path) -> tuple[ResponseModels, dict[str, Any]]:
 
 @dataclass
 class RandomDecider:
-    """Uniform randomisation over the feasible treatments of :data:`ACTIONS` (agency placement only when
-    none is running), seeded by (seed, day): the training run's exploration policy (propensity 1/k)."""
+    """The training run's exploration policy, seeded by (seed, day): an agency placement (when none is
+    running) with probability ``place_share``, otherwise a treatment drawn uniformly from the other
+    columns of :data:`ACTIONS`; each row records its propensity. ``place_share=None`` is uniform over
+    all feasible treatments (1/k). A placement runs for :data:`AGENCY_DAYS`, so a uniform draw places
+    nearly every account within weeks and leaves little to learn about accounts not (yet) placed."""
 
     seed: int
     state: AccountState
+    place_share: float | None = None
 
     def __call__(self, frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
         n = frame.height
         rng = np.random.default_rng([self.seed, _epoch(as_of)])
         placed = self.state.placed(frame, as_of) if n else np.zeros(0, dtype=bool)
-        k = np.where(placed, len(ACTIONS) - 1, len(ACTIONS))  # agency placement is the last column
-        pick = np.floor(rng.random(n) * k).astype(np.int64)
+        others = len(ACTIONS) - 1  # agency placement is the last column
+        u = rng.random(n)
+        share = 1.0 / len(ACTIONS) if self.place_share is None else self.place_share
+        place = ~placed & (u < share)
+        # The rest: uniform over the other treatments (rescale u to [0, 1) within its branch).
+        v = np.where(placed, u, (u - share) / (1.0 - share))
+        pick = np.where(place, others, np.minimum(np.floor(v * others), others - 1)).astype(np.int64)
+        propensity = np.where(placed, 1.0 / others, np.where(place, share, (1.0 - share) / others))
         names = np.array([t.value for t in ACTIONS], dtype=object)[pick]
         return decision_rows(
-            frame, as_of, names.tolist(), 1.0 / k, "random", "explored: uniform over feasible"
+            frame, as_of, names.tolist(), propensity, "random", "explored: randomised over feasible"
         )
 
 
@@ -450,7 +487,7 @@ class Logger:
             .with_columns(rate=pl.col("reached") / pl.col("n"))
         )
         out: dict[str, list[int]] = {}
-        for t in (Treatment.ROBOT_CALL, Treatment.AGENT_CALL, Treatment.FIELD_VISIT):
+        for t in (Treatment.ROBOT_CALL, Treatment.AGENT_CALL, Treatment.PLAN_OFFER, Treatment.FIELD_VISIT):
             lo, hi = DEFAULT_HOURS[t]
             sub = agg.filter(
                 pl.col("treatment") == t.value, pl.col("hour").is_between(lo, hi), pl.col("n") >= 30
@@ -500,9 +537,11 @@ class TrainingRun:
     rows: int
     seconds: float
     violations: int
+    place_share: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "place_share": self.place_share,
             "loans": self.loans,
             "days": self.days,
             "seed": self.seed,
@@ -519,6 +558,7 @@ def train_response(
     seed: int = 1001,
     horizon: int = 14,
     progress: Callable[[str], None] | None = None,
+    place_share: float | None = 0.02,
 ) -> tuple[ResponseModels, TrainingRun]:
     """The training run (randomised treatments, unlimited capacity, the contact policy as always) and the
     fitted :class:`ResponseModel`. ``seed`` must not be one the evaluation uses (1…K)."""
@@ -541,7 +581,7 @@ def train_response(
         seed=seed,
         capacity=Capacity(),  # unlimited: the training run learns responses, not staffing
         label="random",
-        decider=RandomDecider(seed, state),
+        decider=RandomDecider(seed, state, place_share),
         on_day=logger.observe,
         progress=step,
     )
@@ -554,5 +594,7 @@ def train_response(
     net = ResponseModel(horizon=horizon, random_state=seed).fit(x, y, sample_weight=w / w.mean())
     c = table.get_column("c").to_numpy()
     commission = ResponseModel(horizon=horizon, random_state=seed).fit(x, c, sample_weight=w / w.mean())
-    run = TrainingRun(loans, days, seed, horizon, table.height, time.perf_counter() - t0, result.violations)
+    run = TrainingRun(
+        loans, days, seed, horizon, table.height, time.perf_counter() - t0, result.violations, place_share
+    )
     return ResponseModels(net=net, commission=commission, hours=logger.best_hours()), run
