@@ -9,7 +9,8 @@ with ``f`` the learned :class:`~recoup.strategy.response.ResponseModel` (net amo
 horizon per fen overdue, the agency's commission already deducted) and ``price_t`` the lender's price
 of the treatment (the same list the evaluation charges). Infeasible pairs: a placement while one is
 running (a state, not a day's work). Capacities per treatment come from :class:`Capacity` (agents'
-minutes ÷ minutes per call, visits, robot calls, letters, placements); the message budget is the
+minutes ÷ minutes per call — calls and plan offers share them, split by :meth:`OptimisedDecider._plan`
+— visits, robot calls, letters, placements); the message budget is the
 optimiser's budget over the message treatments (priced in fen). :func:`recoup.strategy.optimiser.optimise`
 plans the day with a certified gap; each decision carries its expected value, the runner-up and the
 binding constraint in ``reasons``.

@@ -2,8 +2,9 @@
 outcomes (issue 7, item 3; docs/strategy.md, "Optimised strategy").
 
 The learning set comes from a **training run** of the evaluation loop on a seed the evaluation never
-uses (default 1001): every account in collections gets, each day, a treatment drawn uniformly from the
-feasible ones of :data:`ACTIONS` (:class:`RandomDecider`, propensity ``1/k`` recorded), with unlimited
+uses (default 1001): every account in collections gets, each day, a treatment drawn at random from the
+feasible ones of :data:`ACTIONS` (:class:`RandomDecider`: a placement at its own small share, the rest
+uniform; each propensity recorded), with unlimited
 capacity, and every attempt still passes the contact policy. The ``on_day`` hook (:class:`Logger`)
 records, per account-day, the features as of D, the treatment actually made on D + 1 (attempts the
 policy refused are left out) and what the account then paid while in collections over the next
