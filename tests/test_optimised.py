@@ -24,12 +24,11 @@ from recoup.strategy.response import (
     ACTIONS,
     FEATURES,
     AccountState,
-    RandomDecider,
     ResponseModels,
     load_model,
     save_model,
-    train_response,
 )
+from recoup.strategy.training import RandomDecider, train_response
 
 LOANS, DAYS = 1_500, 15
 

@@ -81,7 +81,8 @@ def default_model_path() -> Path:
 
 def ensure_model(path: Path | None, *, quiet: bool = False) -> Path:
     """The response model file; trained first (the documented training run) when it does not exist."""
-    from recoup.strategy.response import save_model, train_response
+    from recoup.strategy.response import save_model
+    from recoup.strategy.training import train_response
 
     target = path if path is not None else default_model_path()
     if target.is_file():
@@ -509,7 +510,8 @@ def register(app: typer.Typer) -> None:
         """Train the optimised strategy's response models on a randomised run of the twin: treatments
         drawn at random among the feasible ones (placements at their own share), outcomes over the next H
         days. 训练响应模型。"""
-        from recoup.strategy.response import save_model, train_response
+        from recoup.strategy.response import save_model
+        from recoup.strategy.training import train_response
 
         target = out if out is not None else default_model_path()
 
