@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, func, select
 
+from factories import imported_book
 from recoup.cases.models import Case
 from recoup.config import load_settings
 from recoup.cycle.models import CycleRun
@@ -22,7 +23,6 @@ from recoup.cycle.runner import Cycle, run_range
 from recoup.db import session_scope
 from recoup.lake import Lake
 from recoup.lake.store import Outputs
-from recoup.portfolio.flows import import_dir
 from recoup.portfolio.models import CollectionAccount
 from recoup.portfolio.synth import generate, write_extract
 
@@ -31,11 +31,7 @@ RECOUP = str(Path(sys.executable).parent / "recoup")
 
 
 def _book(tmp_path: Path, engine: Engine, n: int = 300) -> Lake:
-    d = write_extract(generate(n, as_of=AS_OF, seed=3), tmp_path / "extract")
-    lake = Lake(str(tmp_path / "lake"))
-    with session_scope(engine) as session:
-        import_dir(d, as_of=AS_OF, settings=load_settings(data_dir=tmp_path), lake=lake, session=session)
-    return lake
+    return imported_book(tmp_path, engine, AS_OF, n)
 
 
 def test_cycle_runs_records_and_is_idempotent(own_engine: Engine, tmp_path: Path) -> None:

@@ -13,14 +13,13 @@ import polars as pl
 import pytest
 from sqlalchemy import Engine, select
 
-from recoup.config import get_settings, load_settings
+from factories import imported_book
+from recoup.config import get_settings
 from recoup.cycle.models import CycleRun
 from recoup.cycle.runner import Cycle
 from recoup.db import session_scope
 from recoup.lake import Lake
 from recoup.lake.store import Outputs
-from recoup.portfolio.flows import import_dir
-from recoup.portfolio.synth import generate, write_extract
 from recoup.simulate.events import SCHEMAS, DayEvents
 from recoup.strategy.capacity import Capacity
 from recoup.strategy.cycle_value import (
@@ -273,11 +272,7 @@ def test_annotate_values_the_decided_treatments(tmp_path: Path) -> None:
 
 
 def _book(tmp_path: Path, engine: Engine, n: int = 300) -> Lake:
-    d = write_extract(generate(n, as_of=AS_OF, seed=3), tmp_path / "extract")
-    lake = Lake(str(tmp_path / "lake"))
-    with session_scope(engine) as session:
-        import_dir(d, as_of=AS_OF, settings=load_settings(data_dir=tmp_path), lake=lake, session=session)
-    return lake
+    return imported_book(tmp_path, engine, AS_OF, n)
 
 
 def _detail(engine: Engine, as_of: dt.date) -> str:

@@ -239,7 +239,6 @@ class Cycle:
             plan = load_plan(session=session)  # saves the default strategy as v1 on first use
         customers = book.scan("borrowers").select("borrower_id", "customer_type").collect()
         frame = strategy_kernel.decision_frame(daily, scores, customers, self._recent_attempts(as_of))
-        decisions = strategy_kernel.decide(frame, plan, as_of=as_of)
         # Expected values under the installed response model (docs/cycle-value.md); a model file that
         # cannot be used must not stop the day's actions: the decisions go out without values.
         model_path = get_settings().response_model
@@ -257,15 +256,17 @@ class Cycle:
                 book.scan("payments"),
                 self.out.scan("decisions"),
             )
-        if get_settings().planner == "optimised":
-            if model is None or state is None:
-                raise ConfigError(
-                    f"planner = optimised needs a response model: {value_note} "
-                    "(recoup strategy train-response) · 优化策略需要响应模型"
-                )
+        optimised = get_settings().planner == "optimised"
+        if optimised and model is None:
+            raise ConfigError(
+                f"planner = optimised needs a response model: {value_note} "
+                "(recoup strategy train-response) · 优化策略需要响应模型"
+            )
+        if optimised and model is not None and state is not None:
             capacity = Capacity.for_book(daily.height)
             decisions, plan = cycle_value.plan_optimised(frame, model, state, as_of, capacity)
-        else:
+        else:  # the strategy tables (also the optimised planner's day with no account in collections)
+            decisions = strategy_kernel.decide(frame, plan, as_of=as_of)
             decisions = cycle_value.annotate(decisions, frame, model, as_of, state)
         cycle_value.add_value_columns(self.out.uri("decisions"))  # tables written before the columns
         version = self.out.replace("decisions", decisions, as_of=as_of)
