@@ -55,6 +55,19 @@ class Settings(BaseSettings):
         description="base64 of 32 random bytes; default: generated once into data_dir/secrets/pii.key",
     )
     import_error_limit: int = Field(default=50, ge=1, le=100_000)
+    lock_wait_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        le=86_400,
+        description="How long an import or a cycle run waits for another one to finish before giving up.",
+    )
+    import_gap_wait_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=600,
+        description="An import that skips days not yet imported first waits this long for their imports "
+        "to queue (two days started together then apply in date order).",
+    )
     link_domains: list[str] = Field(
         default_factory=lambda: ["pay.recoup.local"],
         description="Domains messages may link to (JSON list); any other link is refused.",

@@ -29,6 +29,9 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+#: Execution option: on SQLite, begin the transaction with ``BEGIN IMMEDIATE`` (see :func:`writing`).
+IMMEDIATE = "recoup_sqlite_immediate"
+
 #: Money columns: integer minor units.
 MoneyType = BigInteger
 
@@ -84,7 +87,10 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) ->
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # A writer that reads first asks for IMMEDIATE: it then waits (busy timeout) for the
+            # write lock instead of failing when another writer committed after its first read.
+            immediate = conn.get_execution_options().get(IMMEDIATE, False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     if url.startswith("postgresql://"):
@@ -92,6 +98,13 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) ->
     if not url.startswith("postgresql+psycopg"):
         raise ConfigError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
     return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def writing(session: Session) -> None:
+    """Declare that ``session``'s unit of work writes: on SQLite its transaction (if not yet begun)
+    takes the write lock at once, so a later write never fails on a stale read snapshot."""
+    if not session.in_transaction():
+        session.connection(execution_options={IMMEDIATE: True})
 
 
 _engines: dict[str, Engine] = {}

@@ -81,6 +81,13 @@ class ImportOrderError(ImportError_):
     code = "import.out_of_order"
 
 
+class ImportIntegrityError(ImportError_):
+    """The manifest would pin a table version that is not this day's: nothing is recorded."""
+
+    code = "import.integrity"
+    http_status = 409
+
+
 class LedgerError(RecoupError):
     code = "ledger.error"
     exit_code = 2

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from recoup.portfolio.spec import Dataset, lake_schema
 
@@ -62,6 +62,41 @@ class Lake:
             if commit.get(SHA_KEY) == sha256:
                 return commit
         return None
+
+    def commit_info(self, name: str, version: int) -> dict[str, Any] | None:
+        """The commit metadata of ``name`` at ``version`` (read from the newest table's history:
+        delta-rs mislabels the history of a table opened at an older version)."""
+        t = self._table(name)
+        if t is None:
+            return None
+        depth = int(t.version()) - version + 1
+        if depth < 1:
+            return None
+        for commit in t.history(limit=depth):
+            if int(commit.get("version", -1)) == version:
+                return commit
+        return None
+
+    def commits_after(self, name: str, version: int) -> list[dict[str, Any]]:
+        """The commits of ``name`` newer than ``version`` (-1: all), newest first."""
+        t = self._table(name)
+        if t is None:
+            return []
+        depth = int(t.version()) - version
+        return [] if depth < 1 else [c for c in t.history(limit=depth) if int(c.get("version", -1)) > version]
+
+    def latest_as_of(self, names: list[str]) -> dt.date | None:
+        """The newest business date any of ``names``'s latest commits was applied for (a commit
+        with no manifest row, left by a crashed import, counts: its rows are in the table)."""
+        dates = []
+        for name in names:
+            t = self._table(name)
+            if t is None:
+                continue
+            for commit in t.history(limit=1):
+                if commit.get(AS_OF_KEY):
+                    dates.append(dt.date.fromisoformat(str(commit[AS_OF_KEY])))
+        return max(dates) if dates else None
 
     def scan(self, name: str, version: int | None = None) -> pl.LazyFrame | None:
         """Every row of ``name`` at ``version`` (latest if None), deleted rows included."""
@@ -120,7 +155,16 @@ class Lake:
                 updates={"_deleted": "true", "_as_of": f"'{as_of.isoformat()}'", "_source": f"'{source}'"},
                 predicate="t._deleted = false",
             )
-        metrics = merger.execute()
+        try:
+            metrics = merger.execute()
+        except CommitFailedError as exc:
+            from recoup.locks import LockBusyError
+
+            raise LockBusyError(
+                f"{ds.name}: another writer committed to the lake at the same time ({exc}); nothing "
+                "of this file was applied. Run the import again.",
+                details={"dataset": ds.name},
+            ) from None
         v = self.version(ds.name)
         assert v is not None
         return ApplyResult(

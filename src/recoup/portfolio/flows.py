@@ -13,6 +13,7 @@ The order of work keeps the promise that nothing is half-written:
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +23,12 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from recoup.config import Settings
-from recoup.errors import ImportFileError, ImportOrderError, ImportRowsError
+from recoup.db import writing
+from recoup.errors import ImportFileError, ImportIntegrityError, ImportOrderError, ImportRowsError
 from recoup.lake import Lake, latest_manifest
 from recoup.lake.models import LakeImport
-from recoup.lake.store import ApplyResult
+from recoup.lake.store import AS_OF_KEY, ApplyResult
+from recoup.locks import Held, exclusive
 from recoup.pii import PiiCipher, cipher_from_settings
 from recoup.portfolio.readers import ROW, Mapping, RawTable, load_mapping, read_table
 from recoup.portfolio.spec import DATASETS, Dataset, lake_schema
@@ -58,6 +61,40 @@ class ImportOutcome:
     manifest_id: int | None = None
     noop: bool = False
     warnings: list[str] = field(default_factory=list)
+
+
+class _StepAside(Exception):
+    """An import for an earlier day is waiting: let it go first, then start again."""
+
+
+def _out_of_order(as_of: dt.date, last: dt.date) -> ImportOrderError:
+    return ImportOrderError(
+        f"extracts must be applied in date order: {as_of.isoformat()} is before the last imported "
+        f"day {last.isoformat()}. 数据须按日期顺序导入。",
+        details={"as_of": as_of.isoformat(), "last": last.isoformat()},
+    )
+
+
+def _locked(
+    as_of: dt.date,
+    settings: Settings,
+    session: Session,
+    run: Callable[[Held], ImportOutcome],
+) -> ImportOutcome:
+    """Run ``run`` holding the import lock: one lake writer at a time, earlier days first."""
+    while True:
+        try:
+            with exclusive(
+                "import",
+                data_dir=settings.data_dir,
+                bind=session.get_bind(),
+                wait_s=settings.lock_wait_seconds,
+                order=as_of.isoformat(),
+                what=f"import as of {as_of.isoformat()}",
+            ) as held:
+                return run(held)
+        except _StepAside:
+            continue
 
 
 def dataset_for_file(path: Path, mapping: Mapping) -> str | None:
@@ -163,13 +200,18 @@ class Importer:
 
     # -- the steps ----------------------------------------------------------------------------
     def check_order(self, as_of: dt.date) -> None:
+        """Refuse a day earlier than one the lake already holds (before anything is written).
+
+        The lake, not the manifest, is asked: a commit left by a crashed later import is in the
+        tables, and applying an earlier day on top of it would mix the two days."""
+        last = self.lake.latest_as_of(list(DATASETS))
+        if last is not None and as_of < last:
+            raise _out_of_order(as_of, last)
+
+    def _check_manifest_order(self, as_of: dt.date) -> None:
         last = latest_manifest(session=self.session)
         if last is not None and as_of < last.as_of:
-            raise ImportOrderError(
-                f"extracts must be applied in date order: {as_of.isoformat()} is before the last imported "
-                f"day {last.as_of.isoformat()}",
-                details={"as_of": as_of.isoformat(), "last": last.as_of.isoformat()},
-            )
+            raise _out_of_order(as_of, last.as_of)
 
     def _manifest_shas(self) -> set[str]:
         """Hashes of every file a manifest row already records."""
@@ -232,16 +274,44 @@ class Importer:
                     ds, lake_rows, as_of=as_of, source=outcome.path.name, sha256=outcome.sha256, full=full
                 )
             result.files.append(outcome)
+        writing(self.session)  # the manifest transaction starts here, with the write lock
         if all(o.skipped for o in result.files) and {o.sha256 for o in result.files} <= self._manifest_shas():
             result.noop = True
             return result
         self._record(result, kind=kind)
         return result
 
+    def _pins(self, result: ImportOutcome) -> dict[str, int]:
+        """The version of every dataset that the book as of this day is, checked: a table this run
+        applied is pinned at this run's commit; every pinned commit is of this day or earlier."""
+        versions = {name: v for name in DATASETS if (v := self.lake.version(name)) is not None}
+        last = latest_manifest(session=self.session)
+        previous = {k: int(x) for k, x in last.table_versions.items()} if last is not None else {}
+        mine = {o.dataset: o.result.version for o in result.files if o.result and not o.result.skipped}
+        for name, v in versions.items():
+            if name in mine and mine[name] != v:
+                raise ImportIntegrityError(
+                    f"{name}: the lake moved on to version {v} while this import committed version "
+                    f"{mine[name]}; another writer changed the lake. Nothing was recorded.",
+                    details={"dataset": name, "committed": mine[name], "latest": v},
+                )
+            # Every commit since the previous manifest's pin is this day's or an earlier one's.
+            for info in self.lake.commits_after(name, int(previous.get(name, -1))):
+                tagged = info.get(AS_OF_KEY)
+                if tagged is None or dt.date.fromisoformat(str(tagged)) > result.as_of:
+                    raise ImportIntegrityError(
+                        f"{name}: version {info.get('version')} was written for "
+                        f"{tagged or 'an unknown day'}, not for {result.as_of.isoformat()} or earlier; "
+                        "nothing was recorded.",
+                        details={"dataset": name, "version": info.get("version"), "as_of": tagged},
+                    )
+        return versions
+
     def _record(self, result: ImportOutcome, *, kind: str) -> None:
         from recoup.ledger.service import do_append
 
-        versions = {name: v for name in DATASETS if (v := self.lake.version(name)) is not None}
+        self._check_manifest_order(result.as_of)
+        versions = self._pins(result)
         files = [
             {
                 "dataset": o.dataset,
@@ -285,12 +355,39 @@ def import_file(
     """Import one dataset file for ``as_of``; the session is flushed, not committed."""
     if dataset not in DATASETS:
         raise ImportFileError(f"unknown dataset {dataset!r}; one of {', '.join(DATASETS)}")
-    imp = Importer(settings=settings, lake=lake, session=session, progress=progress)
     m = load_mapping(mapping)
-    prepared = [imp.prepare(dataset, path, m, accept_partial=accept_partial)]
-    if prepared[0][1] is not None:
+
+    def run(held: Held) -> ImportOutcome:
+        imp = Importer(settings=settings, lake=lake, session=session, progress=progress)
+        prepared = [imp.prepare(dataset, path, m, accept_partial=accept_partial)]
+        return _apply(imp, held, prepared, as_of=as_of, full=full, kind="file")
+
+    return _locked(as_of, settings, session, run)
+
+
+def _apply(
+    imp: Importer,
+    held: Held,
+    prepared: list[tuple[FileOutcome, pl.DataFrame | None]],
+    *,
+    as_of: dt.date,
+    full: bool,
+    kind: str,
+) -> ImportOutcome:
+    if any(good is not None for _o, good in prepared):
         imp.check_order(as_of)
-    return imp.write(prepared, as_of=as_of, full=full, kind="file")
+    # A day that skips days the lake has not seen gives their imports, if they are starting right
+    # now, a moment to queue up: started together, consecutive days then apply in date order.
+    last = imp.lake.latest_as_of(list(DATASETS))
+    grace = imp.settings.import_gap_wait_seconds if last is not None and (as_of - last).days > 1 else 0.0
+    deadline = time.monotonic() + grace
+    while not held.earlier_waiting():
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    else:
+        raise _StepAside
+    return imp.write(prepared, as_of=as_of, full=full, kind=kind)
 
 
 def import_dir(
@@ -331,10 +428,14 @@ def import_dir(
             f"{directory}: no dataset files found (expected names like "
             f"{', '.join(f'{n}.csv' for n in DATASETS)})"
         )
-    imp = Importer(settings=settings, lake=lake, session=session, progress=progress)
-    prepared = [imp.prepare(n, found[n], m, accept_partial=accept_partial) for n in DATASETS if n in found]
-    if any(good is not None for _o, good in prepared):
-        imp.check_order(as_of)
-    out = imp.write(prepared, as_of=as_of, full=full, kind="day")
+
+    def run(held: Held) -> ImportOutcome:
+        imp = Importer(settings=settings, lake=lake, session=session, progress=progress)
+        prepared = [
+            imp.prepare(n, found[n], m, accept_partial=accept_partial) for n in DATASETS if n in found
+        ]
+        return _apply(imp, held, prepared, as_of=as_of, full=full, kind="day")
+
+    out = _locked(as_of, settings, session, run)
     out.warnings = warnings
     return out
