@@ -21,6 +21,7 @@ GROUPS: tuple[tuple[str, str, str | None], ...] = (
     ("recoup.contact.cli_dispatch", "register", None),
     ("recoup.contact.template_cli", "app", "template"),
     ("recoup.strategy.cli", "app", "strategy"),
+    ("recoup.cases.promise_cli", "app", "promise"),
     ("recoup.demo", "register", None),
 )
 
