@@ -13,6 +13,7 @@ The order of work keeps the promise that nothing is half-written:
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session
 
+from recoup import cellsafe
 from recoup.config import Settings
 from recoup.db import writing
 from recoup.errors import ImportFileError, ImportIntegrityError, ImportOrderError, ImportRowsError
@@ -29,7 +31,7 @@ from recoup.lake import Lake, latest_manifest
 from recoup.lake.models import LakeImport
 from recoup.lake.store import AS_OF_KEY, ApplyResult
 from recoup.locks import Held, exclusive
-from recoup.pii import PiiCipher, cipher_from_settings
+from recoup.pii import PiiCipher, cipher_from_settings, mask_text
 from recoup.portfolio.readers import ROW, Mapping, RawTable, load_mapping, read_table
 from recoup.portfolio.spec import DATASETS, Dataset, lake_schema
 from recoup.portfolio.validate import Context, Validated, validate
@@ -110,9 +112,30 @@ def dataset_for_file(path: Path, mapping: Mapping) -> str | None:
     return None
 
 
+#: Fields whose values are personal data: an error shows only their shape, never the value.
+_SENSITIVE = frozenset({"national_id", "value", "name", "address"})
+_ECHO_CHARS = 80
+
+
+def _echo(value: object, *, sensitive: bool) -> str | None:
+    """A cell value as an error may show it: personal data masked, long values cut."""
+    if value is None:
+        return None
+    text = str(value)
+    if sensitive:
+        return (text[:1] + "*" * max(0, len(text) - 2) + text[-1:] if len(text) > 2 else "**")[:_ECHO_CHARS]
+    text = mask_text(text)
+    return text if len(text) <= _ECHO_CHARS else text[:_ECHO_CHARS] + f"… ({len(text):,} characters)"
+
+
 def _format_errors(path: Path, v: Validated, limit: int) -> tuple[str, list[dict[str, Any]]]:
     n_rows = v.bad_rows.len()
-    shown = v.errors.head(limit)
+    hidden = [v.headers.get(n, n) for n in _SENSITIVE if n in v.dataset.names]
+    shown = v.errors.head(limit).with_columns(
+        pl.struct("column", "value")
+        .map_elements(lambda r: _echo(r["value"], sensitive=r["column"] in hidden), return_dtype=pl.String)
+        .alias("value")
+    )
     lines = [
         f"  row {r['row']}, column {r['column']!r}, value {r['value']!r}: {r['message']} [{r['rule']}]"
         for r in shown.iter_rows(named=True)
@@ -138,8 +161,17 @@ def _write_rejects(raw: RawTable, v: Validated) -> Path:
     src = raw.frame.join(reasons, left_on=ROW, right_on="row", how="inner").sort(ROW)
     out = src.rename({ROW: "row"}).select("row", "reject_reason", pl.exclude("row", "reject_reason"))
     path = raw.path.with_name(f"{raw.path.stem}.rejects.csv")
-    # UTF-8 with BOM so that spreadsheet programs show the Chinese text correctly.
-    path.write_bytes(b"\xef\xbb\xbf" + out.write_csv().encode("utf-8"))
+    # UTF-8 with BOM so that spreadsheet programs show the Chinese text correctly; no cell may start a
+    # formula; written beside and then renamed over, so a symlink planted at the name is replaced, not
+    # followed, and the file (which holds the lender's rows) is readable by its owner only.
+    data = b"\xef\xbb\xbf" + cellsafe.frame(out).write_csv().encode("utf-8")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
     return path
 
 

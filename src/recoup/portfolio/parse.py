@@ -118,21 +118,50 @@ def scaled_decimal(t: pl.Series, scale: int, prefix: str = "number") -> Parsed:
     return _out(df, t.name)
 
 
-_CURRENCY_NOISE = r"(?i)[\s,_'¥￥$€£]|CNY|RMB|USD|EUR|GBP|元|人民币"
+_CURRENCY = r"(?i)[¥￥$€£]|CNY|RMB|USD|EUR|GBP|元|人民币"
+#: Digits grouped in threes before the decimal point by one separator used throughout: ``1,234,567.89``,
+#: ``1 234 567.89``, ``1'234'567.89``, ``1_234_567.89``. Anything else with a separator is refused,
+#: never stripped: ``12,34`` may be a decimal comma (12.34) and must not become 1234.
+_GROUPED = r"^[+-]?\d{1,3}(?:(?:,\d{3})+|(?: \d{3})+|(?:'\d{3})+|(?:_\d{3})+)(?:\.\d*)?$"
+_SEPARATORS = r"[,' _]"
+#: The largest amount accepted, in minor units (10**14: ¥1 trillion). Sums of up to 90,000 such
+#: amounts still fit in Int64, so no balance, schedule or portfolio sum can wrap around.
+MAX_AMOUNT_MINOR = 10**14
 
 
 def amount(s: pl.Series, *, minor_digits: int) -> Parsed:
-    """Money text → integer minor units: ``1,234.56``, ``¥1,234.56``, ``(12.00)``, ``1E+05``."""
+    """Money text → integer minor units: ``1,234.56``, ``¥1,234.56``, ``(12.00)``, ``1E+05``.
+
+    Grouping separators are checked, not stripped (``12,34`` and ``1,2,3.4`` are refused as
+    ``amount.bad_grouping``); amounts beyond :data:`MAX_AMOUNT_MINOR` are ``amount.too_large``."""
     df = pl.DataFrame({"t": s}).with_columns(t=_clean(pl.col("t")))
     df = df.with_columns(paren=pl.col("t").str.contains(r"^\(.*\)$")).with_columns(
-        t=pl.col("t").str.replace_all(_CURRENCY_NOISE, "").str.strip_chars("()")
+        t=pl.col("t").str.replace_all(_CURRENCY, "").str.strip_chars().str.strip_chars("()").str.strip_chars()
+    )
+    df = df.with_columns(
+        grouped=pl.col("t").str.contains(_GROUPED), has_sep=pl.col("t").str.contains(_SEPARATORS)
+    ).with_columns(
+        t=pl.when(pl.col("grouped")).then(pl.col("t").str.replace_all(_SEPARATORS, "")).otherwise(pl.col("t"))
     )
     df = df.with_columns(
         t=pl.when(pl.col("paren") & pl.col("t").str.starts_with("-").not_())
         .then(pl.lit("-") + pl.col("t"))
         .otherwise(pl.col("t"))
     )
-    return scaled_decimal(df.get_column("t").rename(s.name), minor_digits, "amount")
+    p = scaled_decimal(df.get_column("t").rename(s.name), minor_digits, "amount")
+    df = df.with_columns(value=p.value, reason=p.reason)
+    # Refused separators: the digits would parse without them (else the cell is plain unparseable).
+    bad_group = (
+        pl.col("t").is_not_null()
+        & pl.col("has_sep")
+        & pl.col("grouped").not_()
+        & pl.col("t").str.replace_all(_SEPARATORS, "").str.contains(_NUMBER)
+    )
+    df = df.with_columns(
+        reason=pl.when(bad_group).then(pl.lit("amount.bad_grouping")).otherwise(pl.col("reason"))
+    )
+    df = _reason_when(df, pl.col("value").abs() > MAX_AMOUNT_MINOR, "amount.too_large")
+    return _out(df, s.name)
 
 
 def rate_bp(s: pl.Series) -> Parsed:
@@ -252,18 +281,31 @@ def timezone(s: pl.Series) -> Parsed:
     return _out(df, s.name)
 
 
+#: Characters no id may hold: controls (C0, DEL, C1), and the invisible ones that make two ids look
+#: alike (zero-width spaces and joiners, the byte-order mark, word joiners, bidirectional controls).
+_INVISIBLE = "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+_ID_BAD = f"[\\x00-\\x1f\\x7f-\\x9f\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000{_INVISIBLE}]"
+#: In free text a tab and a line break (a spreadsheet's Alt+Enter) are kept; other controls, including
+#: NUL (which PostgreSQL cannot store), a lone CR and terminal escape sequences, are refused.
+_TEXT_BAD = f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{_INVISIBLE}]"
+
+
 def ident(s: pl.Series) -> Parsed:
-    """External ids: trimmed, at most 64 characters, no control characters."""
+    """External ids: trimmed, at most 64 characters, no control, blank or invisible characters."""
     df = pl.DataFrame({"t": s}).with_columns(t=_clean(pl.col("t")))
     df = df.with_columns(value=pl.col("t"), reason=pl.lit(None, pl.String))
-    bad = pl.col("t").str.contains(r"[\x00-\x1f\x7f]") | (pl.col("t").str.len_chars() > 64)
+    bad = pl.col("t").str.contains(_ID_BAD) | (pl.col("t").str.len_chars() > 64)
     df = _reason_when(df, pl.col("t").is_not_null() & bad, "id.invalid")
     return _out(df, s.name)
 
 
 def text(s: pl.Series) -> Parsed:
-    df = pl.DataFrame({"t": s}).with_columns(t=_clean(pl.col("t")))
+    """Free text: CRLF becomes LF; control and invisible characters are ``text.control_char``."""
+    df = pl.DataFrame({"t": s}).with_columns(
+        t=_clean(pl.col("t")).str.replace_all("\r\n", "\n", literal=True)
+    )
     df = df.with_columns(value=pl.col("t"), reason=pl.lit(None, pl.String))
+    df = _reason_when(df, pl.col("t").str.contains(_TEXT_BAD), "text.control_char")
     df = _reason_when(df, pl.col("t").str.len_chars() > 1000, "text.too_long")
     return _out(df, s.name)
 

@@ -39,6 +39,7 @@ import numpy.typing as npt
 import polars as pl
 from openpyxl import Workbook
 
+from recoup import cellsafe
 from recoup.errors import RecoupError
 
 __all__ = [
@@ -525,10 +526,11 @@ def to_csv_xlsx(frame: pl.DataFrame, path_stem: Path) -> tuple[Path, Path]:
     path_stem.parent.mkdir(parents=True, exist_ok=True)
     csv_path = path_stem.with_name(path_stem.name + ".csv")
     xlsx_path = path_stem.with_name(path_stem.name + ".xlsx")
+    frame = cellsafe.frame(frame)  # no cell may start a formula
     frame.write_csv(csv_path, include_bom=True)
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title="report")
-    sheet.append(frame.columns)
+    sheet.append([cellsafe.cell(c) for c in frame.columns])
     for row in frame.iter_rows():
         sheet.append(list(row))
     book.save(xlsx_path)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from recoup import cellsafe
 from recoup.contact.channels.base import ChannelPlugin, OutgoingMessage, PluginConfig, SendResult
 from recoup.contact.vocab import Channel
 
@@ -89,7 +90,8 @@ class FileExportChannel(ChannelPlugin):
             if size == 0:
                 writer.writerow(COLUMNS)
             writer.writerow(
-                [
+                cellsafe.cell(v)
+                for v in [
                     message.message_id,
                     message.channel.value,
                     message.destination,
