@@ -13,6 +13,7 @@ import io
 import sys
 from pathlib import Path
 
+from recoup.portfolio import readers
 from recoup.portfolio.parse import _FALSE, _TRUE
 from recoup.portfolio.spec import DATASETS, ENUMS, MAX_EMERGENCY_CONTACTS, Dataset, Field, Kind
 from recoup.portfolio.validate import RULES
@@ -77,6 +78,14 @@ _KINDS_TABLE: tuple[tuple[Kind, str], ...] = (
         "Contact channels separated by `,` `、` `;` `|` `/` or spaces, e.g. `voice,sms` or `电话、短信`.",
     ),
 )
+
+
+def _size(n: int) -> str:
+    """A byte count as the docs show it (``1 GiB``)."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n:,} bytes"
 
 
 def _code(values: list[str] | tuple[str, ...]) -> str:
@@ -165,6 +174,10 @@ def _intro() -> list[str]:
     rates = ", ".join(f"`{t}` → {bp} bp" for t, bp in RATE_FORMS.items())
     files = "\n".join(f"| `{d.name}` | `{d.name}.csv` | `{d.title_zh}.csv` |" for d in DATASETS.values())
     true_words = " ".join(f"`{w}`" for w in _TRUE)
+    ratio, expanded = readers.XLSX_MAX_RATIO, _size(readers.XLSX_MAX_EXPANDED_BYTES)
+    max_file, max_text = _size(readers.MAX_FILE_BYTES), _size(readers.MAX_TEXT_BYTES)
+    max_rows, max_cols, max_cell = f"{readers.MAX_ROWS:,}", readers.MAX_COLUMNS, f"{readers.MAX_CELL_CHARS:,}"
+    max_head, echo = readers.MAX_HEADER_CHARS, readers.ECHO_CHARS
     false_words = " ".join(f"`{w}`" for w in _FALSE)
     rules = "\n".join(
         f"| `{rule}` | {_cell(msg.format(allowed='…', first='N', parent='parent', currency='CNY'))} |"
@@ -214,18 +227,32 @@ the same dataset are an error.
 
 ### Encodings and file types
 
-- **CSV**: UTF-8, UTF-8 with BOM, or GBK / GB2312 / GB18030 — detected automatically. The separator
+- **CSV**: UTF-8, UTF-8 with BOM, or GBK / GB2312 / GB18030 — detected automatically. The whole
+  file must be in one of them: a UTF-8 file with some rows in GBK (a row pasted from another file),
+  or a GBK file with some UTF-8 rows, is refused, naming the first such line and its byte offset,
+  and so is any other encoding (UTF-16, Big5, Latin-1…). Nothing is decoded by guess. The separator
   (`,` tab `;` `|`) is detected from the header line. The first line holds the headers.
 - **XLSX**: the first worksheet; the first non-empty row holds the headers. Numbers typed into cells
-  are read back as the text the user typed.
+  are read back as the text the user typed. A value to the right of the last header is refused.
+  Before a workbook is opened its archive is checked: a part that expands more than {ratio}-fold, or
+  a workbook that expands beyond {expanded} in all, is refused (a "zip bomb").
 - **Parquet**: any column types; every value is read as text and parsed like CSV cells.
+
+**Limits.** Only regular files are read: a symbolic link, FIFO, device or socket in the day's
+directory (a dataset file or `mapping.toml`) is refused before anything is read — copy the file
+itself into the directory. A file may hold at most {max_file}, {max_rows} data rows, {max_cols} columns
+(in XLSX, formatted empty cells count) and {max_text} of cell text; a cell at most {max_cell}
+characters and a header {max_head}. A file beyond a limit is refused whole (`import.bad_file`),
+naming the row and column; an error message quotes at most {echo} characters of any value.
 
 Full-width digits and punctuation (`１２３４．５６`) are folded to ASCII, cells are trimmed, and an
 empty cell means "no value".
 
 ### Column names and mapping files
 
-Headers that equal a field name (any letter case) need no mapping. Otherwise a mapping file maps
+Headers are compared trimmed, ignoring letter case and full-width forms (`Loan_ID`, ` loan_id `
+and `ｌｏａｎ＿ｉｄ` are all `loan_id`), with the field names and with the headers a mapping file
+lists. Headers that equal a field name need no mapping. Otherwise a mapping file maps
 the lender's own headers to the format's field names, one TOML section per dataset; the section
 `[columns]` applies to every dataset, `[values.ENUM]` adds aliases for an enumeration, and `[files]`
 names files. recoup uses `mapping.toml` (or `mapping.json`) in the day's directory, or the file given
@@ -250,8 +277,25 @@ with `--mapping`:
 "信用贷" = "cash_loan"
 ```
 
-A mapping that names a field the dataset does not have is an error (with the closest field name).
-A missing required column rejects the file, naming the closest header present.
+Every column of a file must be accounted for; otherwise the file is refused (`import.bad_column`):
+
+- two columns whose headers compare equal (`principal` and `PRINCIPAL `) are refused, naming both;
+- a column that is neither a field nor mapped is refused, with the closest field or mapped header as
+  a suggestion (`maturty_date`: did you mean `maturity_date`?). To skip columns on purpose, list them
+  under `ignore` in the dataset's section, or in `[columns]` for every dataset:
+
+  ```toml
+  [loans]
+  ignore = ["备注", "经办人"]
+  ```
+
+- two columns that give the same field (both mapped to it, or one mapped and the other the field's
+  own name) are refused. A mapping may list several headers for one field, say an old and a new
+  name, as long as a file holds only one of them.
+
+A mapping that names a field the dataset does not have is an error (with the closest field name), as
+is a `[files]` entry whose value is not a dataset. A missing required column rejects the file,
+naming the closest header present.
 
 ### Cell values
 

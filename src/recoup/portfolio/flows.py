@@ -440,7 +440,7 @@ def import_dir(
     mpath = mapping
     if mpath is None:
         for cand in ("mapping.toml", "mapping.json"):
-            if (directory / cand).exists():
+            if os.path.lexists(directory / cand):
                 mpath = directory / cand
     m = load_mapping(mpath)
     found: dict[str, Path] = {}

@@ -15,7 +15,17 @@ import polars as pl
 
 from recoup.errors import ImportColumnError
 from recoup.portfolio import parse
-from recoup.portfolio.readers import ROW, Mapping, RawTable, apply_mapping
+from recoup.portfolio.readers import (
+    ECHO_ITEMS,
+    ROW,
+    Mapping,
+    RawTable,
+    apply_mapping,
+    clip,
+    normalize_header,
+    quote,
+    quote_list,
+)
 from recoup.portfolio.spec import ENUMS, MAX_EMERGENCY_CONTACTS, Dataset, Field, Kind
 
 #: rule id → message template (English / 中文); {allowed} is filled for enums.
@@ -23,7 +33,9 @@ RULES: dict[str, str] = {
     "required.missing": "a value is required / 必填",
     "amount.unparseable": "not an amount / 不是金额",
     "amount.precision": "more decimal places than the currency has / 小数位超过币种精度",
-    "amount.too_large": "amount too large / 金额过大",
+    "amount.too_large": "amount too large (at most 10^14 minor units) / 金额过大",
+    "amount.bad_grouping": "thousands separators must split the digits before the decimal point into "
+    "groups of three (12,34 could be a decimal comma) / 千分位分隔符位置不正确",
     "amount.negative": "must not be negative / 不能为负数",
     "amount.not_positive": "must be greater than zero / 必须大于零",
     "rate.unparseable": "not a rate (e.g. 18% or 0.18) / 不是利率",
@@ -38,7 +50,10 @@ RULES: dict[str, str] = {
     "bool.unparseable": "not true/false (是/否) / 不是布尔值",
     "enum.unknown": "unknown value; allowed: {allowed} / 未知取值",
     "timezone.unknown": "unknown timezone (e.g. Asia/Shanghai) / 未知时区",
-    "id.invalid": "id longer than 64 characters or with control characters / 编号无效",
+    "id.invalid": "id longer than 64 characters, or with blank, control or invisible characters "
+    "(e.g. a zero-width space) / 编号无效（含空白、控制或不可见字符）",
+    "text.control_char": "control or invisible characters (NUL, ESC, a lone CR, a zero-width or "
+    "bidirectional mark) / 含控制字符或不可见字符",
     "text.too_long": "text longer than 1000 characters / 文本过长",
     "id.duplicate": "duplicate id in this file (first at row {first}) / 文件内编号重复",
     "ref.unknown": "refers to a {parent} id that does not exist / 关联的{parent}不存在",
@@ -152,9 +167,7 @@ def _missing_columns(raw: RawTable, ds: Dataset, mapping: Mapping) -> None:
         return
     import difflib
 
-    unmatched = [
-        h for h in raw.headers if h not in mapping.for_dataset(ds.name) and h.lower() not in ds.names
-    ]
+    unmatched = [*raw.unknown, *raw.ignored]
     expected = {f.name: [h for h, t in mapping.for_dataset(ds.name).items() if t == f.name] for f in missing}
     parts = []
     details = []
@@ -162,21 +175,62 @@ def _missing_columns(raw: RawTable, ds: Dataset, mapping: Mapping) -> None:
         cands = difflib.get_close_matches(f.name, unmatched, n=1, cutoff=0.5)
         for alias in expected[f.name]:
             cands = cands or difflib.get_close_matches(alias, unmatched, n=1, cutoff=0.3)
-        hint = f" (closest header present: {cands[0]!r})" if cands else ""
-        via = f" (mapped from {', '.join(map(repr, expected[f.name]))})" if expected[f.name] else ""
+        hint = f" (closest header present: {quote(cands[0])})" if cands else ""
+        via = f" (mapped from {quote_list(expected[f.name], 5)})" if expected[f.name] else ""
         parts.append(f"{f.name}{via}{hint}")
-        details.append({"column": f.name, "closest": cands[0] if cands else None})
+        details.append({"column": f.name, "closest": clip(cands[0]) if cands else None})
     raise ImportColumnError(
         f"{raw.path.name}: missing required column(s) for {ds.name}: {'; '.join(parts)}. "
-        f"Headers present: {', '.join(raw.headers)}",
+        f"Headers present: {quote_list(raw.headers)} / 缺少必填列",
         details={"file": str(raw.path), "missing": details},
     )
+
+
+def _unknown_columns(raw: RawTable, ds: Dataset, mapping: Mapping) -> None:
+    """Refuse a column that is neither a field, nor mapped to one, nor listed under ``ignore``: a
+    misspelt header (``maturty_date``) would otherwise leave its field empty without a word."""
+    if not raw.unknown:
+        return
+    import difflib
+
+    # what a header may have meant: a field name, or a header the mapping maps (→ its field)
+    options: dict[str, tuple[str, str]] = {n: (n, n) for n in ds.names}
+    for h, t in mapping.for_dataset(ds.name).items():
+        options.setdefault(normalize_header(h), (h, t))
+    parts = []
+    details = []
+    for header in raw.unknown:
+        close = difflib.get_close_matches(normalize_header(header), list(options), n=1, cutoff=0.6)
+        hint = ""
+        suggestion = None
+        if close:
+            written, suggestion = options[close[0]]
+            via = f", mapped to {suggestion!r}" if written != suggestion else ""
+            hint = f" (did you mean {quote(written)}{via}?)"
+        parts.append(f"{quote(header)}{hint}")
+        details.append({"column": clip(header), "suggestion": suggestion})
+    shown = parts[:ECHO_ITEMS] + (
+        [f"… and {len(parts) - ECHO_ITEMS} more"] if len(parts) > ECHO_ITEMS else []
+    )
+    example = f"[{ds.name}] ignore = [{', '.join(_toml(h) for h in raw.unknown[:3])}]"
+    raise ImportColumnError(
+        f"{raw.path.name}: unknown column(s) for {ds.name}: {', '.join(shown)}. Rename the header, map "
+        f"it to a {ds.name} field in the mapping file, or, to skip it on purpose, list it there: "
+        f"{example} / 未知列：请更正表头、在映射文件中映射，或列入 ignore",
+        details={"file": str(raw.path), "unknown": details[:ECHO_ITEMS], "unknown_count": len(details)},
+    )
+
+
+def _toml(header: str) -> str:
+    """A header as a TOML string (clipped)."""
+    return '"' + clip(header).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def validate(raw: RawTable, ds: Dataset, mapping: Mapping, ctx: Context) -> Validated:
     """Parse and check every row of ``raw`` as dataset ``ds``; never raises for bad rows."""
     headers = apply_mapping(raw, ds.name, ds.names, mapping)
     _missing_columns(raw, ds, mapping)
+    _unknown_columns(raw, ds, mapping)
     src = raw.frame
     present = [f for f in ds.fields if f.name in src.columns]
     parsed = {f.name: _parse(f, src.get_column(f.name), ctx, mapping) for f in present}
