@@ -17,6 +17,7 @@ BENCHES = [
     "bench_policy.py",
     "bench_selfcure.py",
     "bench_optimiser.py",
+    "bench_concurrent_import.py",
 ]
 
 if __name__ == "__main__":
