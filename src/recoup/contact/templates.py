@@ -23,14 +23,13 @@ from importlib import resources
 from typing import Any, Literal
 
 from babel.dates import format_date
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
-from jinja2.exceptions import SecurityError, UndefinedError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import TemplateError, TemplateSyntaxError, meta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recoup.configs.models import ConfigVersion
 from recoup.configs.service import do_save_version, get_latest
+from recoup.contact.sandbox import BoundedSandbox, render_bounded
 from recoup.contact.vocab import Channel
 from recoup.errors import NotFoundError, RecoupError
 from recoup.money import format_amount
@@ -187,7 +186,7 @@ def sample_context(locale: str, *, link_domain: str = "pay.recoup.local") -> Mes
     )
 
 
-_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+_ENV = BoundedSandbox()
 
 #: ``(text, preset, locale, channel, signatures, domains) -> [(rule, message, excerpt)]`` — the linter.
 LintHook = Callable[[str, str, str, str, Sequence[str], Sequence[str]], list[tuple[str, str, str]]]
@@ -243,10 +242,10 @@ def _render_checked(
     out = _Checked()
     values = ctx.formatted(tpl.locale)
     try:
-        out.body = _ENV.from_string(tpl.body).render(values).strip()
-        out.subject = _ENV.from_string(tpl.subject).render(values).strip() if tpl.subject else None
-    except (UndefinedError, SecurityError, TemplateSyntaxError) as exc:
-        out.problems.append(Problem("TEMPLATE", f"模板无法渲染 · cannot render: {exc}"))
+        out.body = render_bounded(_ENV, tpl.body, values).strip()
+        out.subject = render_bounded(_ENV, tpl.subject, values).strip() if tpl.subject else None
+    except (TemplateError, ArithmeticError, ValueError, TypeError) as exc:  # undefined, sandbox, syntax
+        out.problems.append(Problem("TEMPLATE", f"模板无法渲染 · cannot render: {str(exc)[:200]}"))
         return out
     text = f"{out.subject}\n{out.body}" if out.subject else out.body
     out.problems.extend(_links(text, domains))
