@@ -62,14 +62,38 @@ def main() -> None:
     # Phone and ID numbers never reach a log, whatever a library logs.
     logging.basicConfig(level=logging.WARNING)
     install_log_filter()
+    from sqlalchemy.exc import OperationalError
+
     _mount()
     try:
-        app()
+        try:
+            app()
+        except OperationalError as exc:
+            busy = _database_busy(exc)
+            if busy is None:
+                raise
+            raise busy from None
     except RecoupError as exc:
         err_console.print(
             f"[bold red]error[/] {escape(f'[{exc.code}]')} {escape(exc.message)}", highlight=False
         )
         sys.exit(exc.exit_code)
+
+
+def _database_busy(exc: Exception) -> RecoupError | None:
+    """SQLite's ``database is locked`` (another writer outlasted the busy timeout) as ``db.busy``."""
+    from recoup.errors import DatabaseBusyError
+
+    first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    reason = first[0] if first else ""
+    if "database is locked" not in reason and "database table is locked" not in reason:
+        return None
+    return DatabaseBusyError(
+        "the database is busy: another process kept it locked longer than the busy timeout "
+        "(RECOUP_SQLITE_BUSY_TIMEOUT_MS); the interrupted transaction was rolled back. Try again "
+        "when the other process has finished. 数据库繁忙，请稍后再试。",
+        details={"reason": reason},
+    )
 
 
 if __name__ == "__main__":

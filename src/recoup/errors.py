@@ -99,6 +99,12 @@ class LedgerIntegrityError(LedgerError):
     code = "ledger.broken"
 
 
+class LedgerSignatureError(LedgerIntegrityError):
+    """A signed checkpoint's signature does not verify, or it was signed by a key that is not trusted."""
+
+    code = "ledger.bad_signature"
+
+
 class PiiError(RecoupError):
     code = "pii.error"
 
@@ -106,3 +112,19 @@ class PiiError(RecoupError):
 class AuthError(RecoupError):
     code = "auth.error"
     http_status = 403
+
+
+class CycleNoExtractError(RecoupError):
+    """The day's extract has not been imported: the cycle would run on an older book."""
+
+    code = "cycle.no_extract"
+    http_status = 409
+    exit_code = 66  # EX_NOINPUT: the input (the day's extract) is not there yet
+
+
+class DatabaseBusyError(RecoupError):
+    """The database stayed locked by another writer longer than the busy timeout (SQLite)."""
+
+    code = "db.busy"
+    http_status = 503
+    exit_code = 75  # EX_TEMPFAIL: try again later

@@ -12,6 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:  # the dispatcher's imports are heavy; `recoup --help` should stay fast
+    from sqlalchemy import Engine
+
+    from recoup.config import Settings
     from recoup.contact.dispatch import DispatchReport
 
 __all__ = ["register"]
@@ -56,23 +59,24 @@ def run_cmd(
     from recoup import migrate
     from recoup.config import get_settings
     from recoup.contact.channels import load_channels
-    from recoup.contact.dispatch import DispatchReport, run_once
+    from recoup.contact.dispatch import DispatchReport, one_dispatcher, run_once
     from recoup.db import get_engine
 
     settings = get_settings()
     engine = get_engine(settings)
     migrate.upgrade(engine)
     total = DispatchReport()
-    channels = load_channels(settings)
-    try:
-        channels.check()
-        while True:
-            report = run_once(engine, batch=batch, plugins=channels, settings=settings)
-            total.add(report)
-            if not until_empty or report.claimed == 0:
-                break
-    finally:
-        channels.close()
+    with one_dispatcher(engine, what="recoup dispatch run"):
+        channels = load_channels(settings)
+        try:
+            channels.check()
+            while True:
+                report = run_once(engine, batch=batch, plugins=channels, settings=settings)
+                total.add(report)
+                if not until_empty or report.claimed == 0:
+                    break
+        finally:
+            channels.close()
     console.print(_summary(total, "Dispatch · 消息发送"))
 
 
@@ -101,15 +105,25 @@ def worker_cmd(
     ] = 5.0,
     batch: Annotated[int, typer.Option("--batch", min=1, max=10_000, help="Messages per batch.")] = 100,
 ) -> None:
-    """Run the dispatcher until SIGINT/SIGTERM (the message being sent is finished first)."""
+    """Run the dispatcher until SIGINT/SIGTERM (the message being sent is finished first).
+
+    On SQLite one dispatcher runs per database: a second one refuses at once (``lock.busy``, exit 75).
+    """
     from recoup import migrate
     from recoup.config import get_settings
-    from recoup.contact.dispatch import worker
+    from recoup.contact.dispatch import one_dispatcher
     from recoup.db import get_engine
 
     settings = get_settings()
     engine = get_engine(settings)
     migrate.upgrade(engine)
+    with one_dispatcher(engine, what="recoup worker"):
+        _work(engine, settings, poll=poll, batch=batch)
+
+
+def _work(engine: Engine, settings: Settings, *, poll: float, batch: int) -> None:
+    from recoup.contact.dispatch import worker
+
     stop = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:

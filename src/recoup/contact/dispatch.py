@@ -23,6 +23,14 @@ two leaves the message ``sending``; when its claim expires it is sent again with
 unique per message id, so a resend never counts twice against the contact caps.
 
 After each batch one ledger entry (``dispatch.batch``) lists the message ids and their new statuses.
+
+**One dispatcher per SQLite database.** Two dispatchers on SQLite each judge a borrower's caps from
+their own snapshot (there is no row or advisory lock to serialise them), so one could send what the
+other's send made the policy defer. ``recoup dispatch run`` and ``recoup worker`` therefore hold
+:func:`one_dispatcher` for the whole process: a lock keyed to the database file (beside it, under
+``locks/``, so two data directories sharing a database share it), and a second dispatcher refuses at
+once with ``lock.busy``. PostgreSQL keeps concurrent dispatchers (``SKIP LOCKED`` claims and the
+per-borrower advisory lock above).
 """
 
 from __future__ import annotations
@@ -32,8 +40,10 @@ import hashlib
 import logging
 import random
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select, update
@@ -53,9 +63,10 @@ from recoup.contact.vocab import AttemptOutcome, Channel, DestinationKind, Party
 from recoup.db import session_scope, utcnow
 from recoup.errors import RecoupError
 from recoup.ledger.service import do_append_batch
+from recoup.locks import LockBusyError, exclusive
 from recoup.pii import PiiCipher, cipher_from_settings, mask_email, mask_phone, mask_text
 
-__all__ = ["DispatchReport", "backoff_seconds", "claim", "run_once", "worker"]
+__all__ = ["DispatchReport", "backoff_seconds", "claim", "one_dispatcher", "run_once", "worker"]
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +128,34 @@ class _Clock:
             t = self._last + dt.timedelta(microseconds=1)
         self._last = t
         return t
+
+
+@contextmanager
+def one_dispatcher(engine: Engine, *, what: str = "dispatcher") -> Iterator[None]:
+    """Hold the dispatcher lock of a SQLite database for the block; refuse at once if it is held.
+
+    A no-op on PostgreSQL (dispatchers may run side by side) and for in-memory SQLite.
+    """
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    path = Path(database).resolve()
+    held = ExitStack()
+    try:
+        held.enter_context(exclusive(f"dispatch-{path.name}", data_dir=path.parent, wait_s=0.0, what=what))
+    except LockBusyError as exc:
+        holder = exc.details.get("holder") or {}
+        who = (
+            f" (pid {holder.get('pid')}, {holder.get('what')}, since {holder.get('since')})" if holder else ""
+        )
+        raise LockBusyError(
+            f"another dispatcher is running on {path}{who}. On SQLite one dispatcher runs per "
+            "database; stop it first, or use PostgreSQL to run several. 已有发送进程在运行。",
+            details={**exc.details, "database": str(path)},
+        ) from None
+    with held:
+        yield
 
 
 def backoff_seconds(tries: int, settings: Settings, rng: random.Random | None = None) -> float:

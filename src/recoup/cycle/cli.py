@@ -20,8 +20,18 @@ def run_cmd(
     start: str | None = typer.Option(None, "--from", help="Replay a range from this date …"),
     end: str | None = typer.Option(None, "--to", help="… to this date, in order."),
     force: bool = typer.Option(False, "--force", help="Rerun steps that already finished for the date."),
+    allow_stale_book: bool = typer.Option(
+        False,
+        "--allow-stale-book",
+        help="Run even if the day's extract is not imported yet, on the last imported book "
+        "(recorded; a rerun after the import redoes the steps).",
+    ),
 ) -> None:
-    """Run the daily cycle over the book as of a date (or replay a range); finished steps are skipped."""
+    """Run the daily cycle over the book as of a date (or replay a range); finished steps are skipped.
+
+    Refuses (exit 66, ``cycle.no_extract``) when the day's extract has not been imported, and waits
+    up to ``RECOUP_LOCK_WAIT_SECONDS`` for a running import or cycle (then exit 75, ``lock.busy``).
+    """
     from recoup import migrate
     from recoup.config import get_settings
     from recoup.cycle.runner import Cycle, run_range
@@ -37,9 +47,11 @@ def run_cmd(
     with progress_reporter("cycle") as prog:
         cycle = Cycle(engine=engine, lake=get_lake(settings), progress=prog)
         if as_of is not None:
-            outcomes = [cycle.run(parse_as_of(as_of), force=force)]
+            outcomes = [cycle.run(parse_as_of(as_of), force=force, allow_stale_book=allow_stale_book)]
         elif start and end:
-            outcomes = run_range(cycle, parse_as_of(start), parse_as_of(end), force=force)
+            outcomes = run_range(
+                cycle, parse_as_of(start), parse_as_of(end), force=force, allow_stale_book=allow_stale_book
+            )
         else:
             raise RecoupError("give --as-of D, or --from D1 --to D2")
     table = Table(title="Daily cycle · 每日批处理")
@@ -49,6 +61,16 @@ def run_cmd(
         for s in o.steps:
             table.add_row(str(o.as_of), s.step, s.status, f"{s.rows:,}", f"{s.seconds:.2f}", s.detail)
     console.print(table)
+    for o in outcomes:
+        if o.interrupted:
+            console.print(
+                f"[yellow]{o.interrupted} step(s) of a killed run were marked interrupted and resumed.[/]"
+            )
+        if o.stale_book and o.book_as_of is not None:
+            console.print(
+                f"[yellow]{o.as_of}: ran on the book of {o.book_as_of} (manifest {o.manifest_id}); "
+                f"no extract for {o.as_of} was imported · 使用了 {o.book_as_of} 的数据[/]"
+            )
 
 
 @app.command("status")
@@ -60,7 +82,7 @@ def status_cmd(limit: int = typer.Option(30, "-n", help="How many step records t
 
     migrate.upgrade(get_engine())
     table = Table(title="cycle_run")
-    for col in ("run", "as of", "step", "status", "rows", "seconds", "finished (UTC)", "detail"):
+    for col in ("run", "as of", "step", "status", "manifest", "rows", "seconds", "finished (UTC)", "detail"):
         table.add_column(col)
     with session_scope() as session:
         for r in status(session=session, limit=limit):
@@ -69,6 +91,7 @@ def status_cmd(limit: int = typer.Option(30, "-n", help="How many step records t
                 str(r.as_of),
                 r.step,
                 r.status,
+                "" if r.manifest_id is None else str(r.manifest_id),
                 f"{r.rows:,}",
                 f"{r.seconds:.2f}",
                 r.finished_at.strftime("%Y-%m-%d %H:%M:%S") if r.finished_at else "",

@@ -19,6 +19,27 @@ Steps:
    (and experiment arm): D's partition of ``decisions`` is replaced in one commit, then, in one DB
    transaction, messages are enqueued in the outbox and calls, visits, letters, legal reviews and
    placements become ``work_task`` rows (``recoup.strategy``).
+
+**One cycle at a time, never beside an import.** A run holds the lock named ``import`` (see
+:mod:`recoup.locks`) from before it reads the manifest until its last step has committed: the same
+lock the imports take, rather than a ``cycle`` lock of its own. The cycle reads the manifest and the
+lake that an import writes, and both write the database (on SQLite one writer at a time): with one
+lock a cycle never sees a day half-imported or re-imported under it, an import never fails on a
+database the cycle keeps busy, and two runs (of one day or of two days: D+1 reads D's
+``account_daily``) never overlap. Cron runs the import and then the cycle, so nothing waits in the
+ordinary day; a second run waits up to ``lock_wait_seconds`` and then finds the finished steps done,
+or gives up with ``lock.busy``.
+
+**Recovery.** Holding the lock, a run knows that no other process is running a step: a ``running``
+row left by a killed process is marked ``interrupted``, and the run resumes at the first step that
+is not done (finished steps are skipped, as after any crash).
+
+**The day's book.** The book is resolved once per run, under the lock, and every step reads that
+book; each step's ``cycle_run`` row records the ``lake_import`` manifest id it read. A step done on
+another manifest (the day was re-imported or corrected since, or the run used the previous day's
+book) is run again, with every step after it. The CLI refuses a day whose extract has not been
+imported yet (:class:`~recoup.errors.CycleNoExtractError`) unless asked for ``--allow-stale-book``;
+the library's ``allow_stale_book`` defaults to true for replays and tests.
 """
 
 from __future__ import annotations
@@ -42,9 +63,10 @@ from recoup.cycle.config import current_tables
 from recoup.cycle.models import CycleRun
 from recoup.db import session_scope, utcnow
 from recoup.delinquency.kernel import DelinquencyParams, delinquency
-from recoup.errors import ConfigError
-from recoup.lake import Lake, book_as_of
+from recoup.errors import ConfigError, CycleNoExtractError
+from recoup.lake import Book, Lake, book_as_of, latest_manifest
 from recoup.lake.store import Outputs
+from recoup.locks import exclusive
 from recoup.scoring.features import FEATURES, features
 from recoup.scoring.service import score_accounts
 from recoup.strategy import cycle_value
@@ -54,6 +76,10 @@ from recoup.strategy.capacity import Capacity
 from recoup.strategy.service import load_plan
 
 STEPS = ("facts", "delinquency", "features", "scoring", "intake", "decisions")
+#: The steps that read the book (directly or through an earlier step's output): rerun on a new manifest.
+BOOK_STEPS = frozenset(STEPS) - {"facts"}
+#: The lock a run holds: the imports' lock (see the module docstring).
+LOCK = "import"
 Progress = Callable[[str], None]
 
 
@@ -71,13 +97,46 @@ class CycleOutcome:
     as_of: dt.date
     run_id: str
     steps: list[StepOutcome] = field(default_factory=list)
+    manifest_id: int | None = None
+    book_as_of: dt.date | None = None  # the day of the extract the run read (earlier if stale)
+    interrupted: int = 0  # stale ``running`` rows of killed runs marked ``interrupted``
+
+    @property
+    def stale_book(self) -> bool:
+        return self.book_as_of is not None and self.book_as_of < self.as_of
 
 
-def _done(session: Session, as_of: dt.date, step: str) -> bool:
-    stmt = select(CycleRun.id).where(
-        CycleRun.as_of == as_of, CycleRun.step == step, CycleRun.status == "done"
+def _last_done(session: Session, as_of: dt.date, step: str) -> CycleRun | None:
+    stmt = (
+        select(CycleRun)
+        .where(CycleRun.as_of == as_of, CycleRun.step == step, CycleRun.status == "done")
+        .order_by(CycleRun.id.desc())
+        .limit(1)
     )
-    return session.scalars(stmt).first() is not None
+    return session.scalars(stmt).first()
+
+
+def check_extract(session: Session, as_of: dt.date, *, allow_stale_book: bool) -> None:
+    """Refuse a day whose extract has not been imported (the newest manifest is older than it).
+
+    A past day without an extract of its own (a later day has been imported) can never get one,
+    since imports go in date order: it reads the previous book without complaint.
+    """
+    newest = latest_manifest(session=session)
+    if newest is None:
+        raise CycleNoExtractError(
+            f"no extract has been imported yet: import the extract for {as_of.isoformat()} first "
+            f"(recoup import DIR --as-of {as_of.isoformat()}). 尚未导入任何数据。",
+            details={"as_of": as_of.isoformat(), "last": None},
+        )
+    if newest.as_of < as_of and not allow_stale_book:
+        raise CycleNoExtractError(
+            f"the extract for {as_of.isoformat()} has not been imported; the last imported day is "
+            f"{newest.as_of.isoformat()}. Import it first (recoup import DIR --as-of {as_of.isoformat()}), "
+            f"or run on the {newest.as_of.isoformat()} book with --allow-stale-book. "
+            f"当日数据尚未导入（最近一次导入：{newest.as_of.isoformat()}）。",
+            details={"as_of": as_of.isoformat(), "last": newest.as_of.isoformat()},
+        )
 
 
 class Cycle:
@@ -96,6 +155,13 @@ class Cycle:
         self.progress = progress or (lambda _m: None)
         self.case_grade = rules.load_table(CASE_GRADE)
         self.table_versions = ""
+        self._pinned: Book | None = None
+
+    def _book(self, as_of: dt.date, session: Session) -> Book:
+        """The book this run pinned for ``as_of`` (resolved once, under the lock)."""
+        if self._pinned is not None and self._pinned.as_of == as_of:
+            return self._pinned
+        return book_as_of(as_of, session=session, lake=self.lake)
 
     def _load_tables(self) -> None:
         """Use the stored versions of the decision tables (saving the defaults the first time)."""
@@ -111,20 +177,69 @@ class Cycle:
         self.segment_table = t["segment"][0]
         self.table_versions = ",".join(f"{n}=v{v}" for n, (_t, v) in t.items())
 
-    def run(self, as_of: dt.date, *, force: bool = False) -> CycleOutcome:
-        self._load_tables()
+    def run(self, as_of: dt.date, *, force: bool = False, allow_stale_book: bool = True) -> CycleOutcome:
+        """Run the day's steps holding the cycle lock; finished steps on the same book are skipped.
+
+        ``allow_stale_book=False`` (the CLI's default) refuses a day whose extract is not imported.
+        """
+        settings = get_settings()
+        with exclusive(
+            LOCK,
+            data_dir=settings.data_dir,
+            bind=self.engine,
+            wait_s=settings.lock_wait_seconds,
+            what=f"cycle run as of {as_of.isoformat()}",
+        ):
+            try:
+                return self._run(as_of, force=force, allow_stale_book=allow_stale_book)
+            finally:
+                self._pinned = None  # pinned for this run only, under the lock
+
+    def _recover(self, run_id: str) -> int:
+        """Mark ``running`` rows ``interrupted``: the caller holds the lock, so their process is gone."""
+        with session_scope(self.engine) as session:
+            stale = list(session.scalars(select(CycleRun).where(CycleRun.status == "running")))
+            for rec in stale:
+                rec.status = "interrupted"
+                rec.finished_at = utcnow()
+                rec.detail = (
+                    f"interrupted: the process running this step stopped; found by run {run_id[:8]}"
+                    + (f"; {rec.detail}" if rec.detail else "")
+                )[:2000]
+        for rec in stale:
+            self.progress(f"{rec.as_of} {rec.step}: an interrupted run (killed) is resumed")
+        return len(stale)
+
+    def _run(self, as_of: dt.date, *, force: bool, allow_stale_book: bool) -> CycleOutcome:
         result = CycleOutcome(as_of, str(uuid.uuid4()))
+        result.interrupted = self._recover(result.run_id)
+        with session_scope(self.engine) as session:
+            check_extract(session, as_of, allow_stale_book=allow_stale_book)
+            self._pinned = book_as_of(as_of, session=session, lake=self.lake)
+        book = self._pinned
+        result.manifest_id, result.book_as_of = book.manifest_id, book.manifest_as_of
+        self._load_tables()
+        rerun = force  # once a step runs, every later step runs too: it reads that step's output
         for step in STEPS:
+            note = ""
             with session_scope(self.engine) as session:
-                if not force and _done(session, as_of, step):
-                    result.steps.append(StepOutcome(step, "skipped", detail="done in an earlier run"))
-                    continue
+                if not rerun:
+                    prev = _last_done(session, as_of, step)
+                    if prev is not None and (
+                        step not in BOOK_STEPS or prev.manifest_id in (None, book.manifest_id)
+                    ):
+                        result.steps.append(StepOutcome(step, "skipped", detail="done in an earlier run"))
+                        continue
+                    if prev is not None:
+                        note = f"; rerun: the book changed (manifest {prev.manifest_id} → {book.manifest_id})"
+                rerun = True
                 record = CycleRun(
                     run_id=result.run_id,
                     as_of=as_of,
                     step=step,
                     status="running",
                     config_version=f"{self.table_versions};{self.params.version()}"[:300],
+                    manifest_id=book.manifest_id,
                 )
                 session.add(record)
             self.progress(f"{as_of} {step}")
@@ -143,6 +258,7 @@ class Cycle:
                     rec.seconds = time.perf_counter() - t0
                 raise
             seconds = time.perf_counter() - t0
+            detail = f"{detail}{note}"[:2000]
             with session_scope(self.engine) as session:
                 rec = session.get(CycleRun, record.id)
                 assert rec is not None
@@ -166,7 +282,7 @@ class Cycle:
 
     def step_delinquency(self, as_of: dt.date) -> tuple[int, str]:
         with session_scope(self.engine) as session:
-            book = book_as_of(as_of, session=session, lake=self.lake)
+            book = self._book(as_of, session)
         prev = self.out.latest_before("account_daily", as_of)
         daily = delinquency(
             book.scan("loans"), book.scan("installments"), as_of=as_of, prev=prev, params=self.params
@@ -183,7 +299,7 @@ class Cycle:
         if daily is None:
             raise RuntimeError(f"account_daily has no partition for {as_of}")
         with session_scope(self.engine) as session:
-            book = book_as_of(as_of, session=session, lake=self.lake)
+            book = self._book(as_of, session)
         feats = features(
             daily, book.scan("installments"), book.scan("payments"), book.scan("bureau_updates"), as_of=as_of
         )
@@ -196,7 +312,7 @@ class Cycle:
         if daily is None or feats is None:
             raise RuntimeError(f"account_daily or features has no partition for {as_of}")
         with session_scope(self.engine) as session:
-            book = book_as_of(as_of, session=session, lake=self.lake)
+            book = self._book(as_of, session)
             scores, version = score_accounts(
                 daily, feats, book, session=session, segment_table=self.segment_table
             )
@@ -211,7 +327,7 @@ class Cycle:
         if daily is None:
             raise RuntimeError(f"account_daily has no partition for {as_of}")
         with session_scope(self.engine) as session:
-            book = book_as_of(as_of, session=session, lake=self.lake)
+            book = self._book(as_of, session)
             res = do_intake(daily, book, session=session, as_of=as_of, grade_table=self.case_grade)
         return res.accounts_open, (
             f"{res.cases_open} open cases ({res.opened} opened, {res.closed} closed today); "
@@ -235,7 +351,7 @@ class Cycle:
             raise RuntimeError(f"account_daily has no partition for {as_of}")
         scores = self.out.read("scores", as_of)
         with session_scope(self.engine) as session:
-            book = book_as_of(as_of, session=session, lake=self.lake)
+            book = self._book(as_of, session)
             plan = load_plan(session=session)  # saves the default strategy as v1 on first use
         customers = book.scan("borrowers").select("borrower_id", "customer_type").collect()
         frame = strategy_kernel.decision_frame(daily, scores, customers, self._recent_attempts(as_of))
@@ -284,12 +400,21 @@ class Cycle:
         )
 
 
-def run_range(cycle: Cycle, start: dt.date, end: dt.date, *, force: bool = False) -> list[CycleOutcome]:
-    """Replay every day from ``start`` to ``end`` in order."""
+def run_range(
+    cycle: Cycle, start: dt.date, end: dt.date, *, force: bool = False, allow_stale_book: bool = True
+) -> list[CycleOutcome]:
+    """Replay every day from ``start`` to ``end`` in order (each day under the lock on its own).
+
+    Without ``allow_stale_book`` a range reaching past the last imported day is refused before any
+    day runs.
+    """
     if end < start:
         raise ValueError("--to is before --from")
+    if not allow_stale_book:
+        with session_scope(cycle.engine) as session:
+            check_extract(session, end, allow_stale_book=False)
     days = pl.date_range(start, end, "1d", eager=True).to_list()
-    return [cycle.run(d, force=force) for d in days]
+    return [cycle.run(d, force=force, allow_stale_book=allow_stale_book) for d in days]
 
 
 def status(*, session: Session, limit: int = 50) -> list[CycleRun]:
