@@ -21,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, emoji=False)
 
 db_app = typer.Typer(help="The collections database (migrations). 数据库迁移。", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -62,22 +62,108 @@ def main() -> None:
     # Phone and ID numbers never reach a log, whatever a library logs.
     logging.basicConfig(level=logging.WARNING)
     install_log_filter()
-    from sqlalchemy.exc import OperationalError
-
     _mount()
+    as_json = "--json" in sys.argv[1:]
     try:
         try:
             app()
-        except OperationalError as exc:
-            busy = _database_busy(exc)
-            if busy is None:
-                raise
-            raise busy from None
+        except RecoupError:
+            raise
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            raise _as_recoup_error(exc) from None
     except RecoupError as exc:
-        err_console.print(
-            f"[bold red]error[/] {escape(f'[{exc.code}]')} {escape(exc.message)}", highlight=False
-        )
+        _report(exc, as_json=as_json)
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted · 已中断", highlight=False)
+        sys.exit(130)
+
+
+def _report(exc: RecoupError, *, as_json: bool) -> None:
+    """Print an error: the one JSON envelope on stderr with ``--json``, else one readable line."""
+    if as_json:
+        import json
+
+        sys.stderr.write(json.dumps(exc.envelope(), ensure_ascii=False, default=str) + "\n")
+        return
+    err_console.print(f"[bold red]error[/] {escape(f'[{exc.code}]')} {escape(exc.message)}", highlight=False)
+
+
+def _as_recoup_error(exc: Exception) -> RecoupError:
+    """Any other failure as a RecoupError: known causes get their own code; the rest is an internal
+    error whose traceback (personal data masked) goes to a crash log, never to the terminal."""
+    from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+
+    from recoup.errors import ConfigError, DatabaseUnavailableError, InternalError, StorageError
+
+    if isinstance(exc, OperationalError):
+        busy = _database_busy(exc)
+        if busy is not None:
+            return busy
+        reason = _first_line(getattr(exc, "orig", None) or exc)
+        return DatabaseUnavailableError(
+            f"cannot use the database: {reason}. Check RECOUP_DATABASE_URL and that the server is running. "
+            "无法连接数据库。",
+            details={"reason": reason},
+        )
+    if isinstance(exc, ArgumentError):
+        return ConfigError(
+            "RECOUP_DATABASE_URL is not a database URL (e.g. sqlite:///recoup-data/recoup.db or "
+            "postgresql+psycopg://user@host/db) · 数据库地址无效"
+        )
+    if isinstance(exc, SQLAlchemyError):  # the statement and its parameters are never shown
+        reason = _first_line(getattr(exc, "orig", None) or exc)
+        return DatabaseUnavailableError(f"database error: {reason} · 数据库错误", details={"reason": reason})
+    if isinstance(exc, OSError):
+        where = exc.filename if exc.filename is not None else ""
+        return StorageError(
+            f"cannot use {where}: {exc.strerror or _first_line(exc)}. "
+            "Check RECOUP_DATA_DIR and the paths given. "
+            "文件或目录不可用。",
+            details={"path": str(where), "errno": exc.errno},
+        )
+    if isinstance(exc, MemoryError):
+        return StorageError("out of memory: the input is too large for this machine · 内存不足")
+    log = _crash_log(exc)
+    return InternalError(
+        f"internal error ({type(exc).__name__}); this is a bug in recoup — please report it with the "
+        f"log {log} · 内部错误，请附日志报告",
+        details={"type": type(exc).__name__, "log": str(log)},
+    )
+
+
+def _first_line(exc: object) -> str:
+    from recoup.pii import mask_text
+
+    lines = str(exc).strip().splitlines()
+    return mask_text(lines[0])[:300] if lines else type(exc).__name__
+
+
+def _crash_log(exc: Exception) -> str:
+    """Write the traceback (personal data masked) to a private file; return where."""
+    import datetime as dt
+    import os
+    import tempfile
+    import traceback
+
+    from recoup.pii import mask_text
+
+    text = mask_text("".join(traceback.format_exception(exc)))
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    for base in (os.environ.get("RECOUP_DATA_DIR", "recoup-data"), tempfile.gettempdir()):
+        try:
+            directory = os.path.join(base, "logs")
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            path = os.path.join(directory, f"crash-{stamp}-{os.getpid()}.log")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            return path
+        except OSError:
+            continue
+    return "(no log could be written)"
 
 
 def _database_busy(exc: Exception) -> RecoupError | None:

@@ -15,7 +15,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from recoup.errors import ConfigError
 
@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     pii_key: SecretStr | None = Field(
         default=None,
         description="base64 of 32 random bytes; default: generated once into data_dir/secrets/pii.key",
+    )
+    ledger_signing_key: SecretStr | None = Field(
+        default=None,
+        description="base64 of the 32-byte Ed25519 seed that signs ledger entries and published "
+        "checkpoints (not the PII key); default: generated once into data_dir/secrets/ledger-signing.key",
+    )
+    ledger_publish_dir: Path | None = Field(
+        default=None,
+        description="Where signed ledger checkpoints are published (ship copies elsewhere); "
+        "default data_dir/ledger/published",
     )
     import_error_limit: int = Field(default=50, ge=1, le=100_000)
     lock_wait_seconds: float = Field(
@@ -129,6 +139,13 @@ class Settings(BaseSettings):
             _decode_key(v.get_secret_value())
         return v
 
+    @field_validator("ledger_signing_key")
+    @classmethod
+    def _signing_key(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None:
+            _decode_key(v.get_secret_value(), "ledger signing key")
+        return v
+
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
         if not self.database_url:
@@ -139,6 +156,8 @@ class Settings(BaseSettings):
             self.channels_file = self.data_dir / "channels.toml"
         if self.response_model is None:
             self.response_model = self.data_dir / "models" / "response.joblib"
+        if self.ledger_publish_dir is None:
+            self.ledger_publish_dir = self.data_dir / "ledger" / "published"
         return self
 
     @property
@@ -169,18 +188,23 @@ class Settings(BaseSettings):
             raise ConfigError(f"PII key file {path} is invalid: {exc}") from exc
 
 
-def _decode_key(text: str) -> bytes:
+def _decode_key(text: str, what: str = "PII key") -> bytes:
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ValueError("PII key must be base64 of 32 bytes") from exc
+        raise ValueError(f"{what} must be base64 of 32 bytes") from exc
     if len(raw) != 32:
-        raise ValueError(f"PII key must be base64 of 32 bytes, got {len(raw)} bytes")
+        raise ValueError(f"{what} must be base64 of 32 bytes, got {len(raw)} bytes")
     return raw
 
 
+_SECRET_FIELDS = frozenset({"pii_key", "ledger_signing_key", "database_url"})
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment (and ``overrides``); bad values raise ConfigError."""
+    """Build settings from the environment (and ``overrides``); bad values raise ConfigError.
+
+    A secret's value is never echoed (a key, or a database URL that may hold a password)."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
@@ -188,12 +212,26 @@ def load_settings(**overrides: object) -> Settings:
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"]) or "settings"
             env = f"RECOUP_{field.upper()}"
-            lines.append(f"  {env}: {err['msg']} (got {err.get('input')!r})")
+            got = "" if field in _SECRET_FIELDS else f" (got {str(err.get('input'))[:80]!r})"
+            lines.append(f"  {env}: {err['msg']}{got}")
         raise ConfigError(
             "Invalid recoup settings:\n" + "\n".join(lines),
             details={
                 "errors": [{"field": ".".join(map(str, e["loc"])), "msg": e["msg"]} for e in exc.errors()]
             },
+        ) from None
+    except SettingsError as exc:  # a list/JSON setting that is not JSON, e.g. RECOUP_LINK_DOMAINS=notjson
+        field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else "settings"
+        raise ConfigError(
+            f"Invalid recoup settings:\n  RECOUP_{field.upper()}: not valid JSON (write a JSON list, "
+            f"e.g. '[\"pay.example.com\"]') · 设置值不是合法的 JSON",
+            details={"errors": [{"field": field, "msg": "not valid JSON"}]},
+        ) from None
+    except UnicodeDecodeError as exc:  # the .env file
+        raise ConfigError(
+            f"the .env file is not valid UTF-8 (byte {exc.start}): save it as UTF-8 · "
+            ".env 文件须为 UTF-8 编码",
+            details={"file": ".env", "offset": exc.start},
         ) from None
 
 

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from recoup.money import format_amount
 
-console = Console()
+console = Console(emoji=False)
 
 
 def _table(title: str, frame: pl.DataFrame, key: str, key_title: str, currency: str) -> Table:

@@ -128,3 +128,27 @@ class DatabaseBusyError(RecoupError):
     code = "db.busy"
     http_status = 503
     exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+class DatabaseUnavailableError(RecoupError):
+    """The database cannot be reached or refused the work (the statement is never shown)."""
+
+    code = "db.unavailable"
+    http_status = 503
+    exit_code = 69  # EX_UNAVAILABLE
+
+
+class StorageError(RecoupError):
+    """A file or directory recoup needs cannot be used (missing, not a directory, no permission)."""
+
+    code = "storage.error"
+    http_status = 500
+    exit_code = 74  # EX_IOERR
+
+
+class InternalError(RecoupError):
+    """A bug: the traceback went to a crash log, not to the user."""
+
+    code = "internal.error"
+    http_status = 500
+    exit_code = 70  # EX_SOFTWARE

@@ -111,6 +111,6 @@ def list_users() -> None:
         table.add_column(header)
     for row in rows:
         table.add_row(*row)
-    Console().print(table)
+    Console(emoji=False).print(table)
     if not rows:
         typer.echo("no users yet; create one with `recoup user create` / 暂无用户")

@@ -46,7 +46,7 @@ app = typer.Typer(
     help="Promises to pay: judge kept, broken, rescheduled. 承诺还款：履约、跳票、改期判定。",
     no_args_is_help=True,
 )
-console = Console()
+console = Console(emoji=False)
 
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 _DATETIME_RE = re.compile(

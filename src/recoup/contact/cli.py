@@ -14,7 +14,7 @@ from recoup.db import upgraded_session
 
 app = typer.Typer(help="Contact log, holds and consents. 联系记录、暂停与同意。", no_args_is_help=True)
 qa_app = typer.Typer(help="Quality inspection of calls (录音质检).", no_args_is_help=True)
-console = Console()
+console = Console(emoji=False)
 
 
 def _when(text: str, option: str) -> dt.datetime:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # the dispatcher's imports are heavy; `recoup --help` should 
 
 __all__ = ["register"]
 
-console = Console()
+console = Console(emoji=False)
 dispatch_app = typer.Typer(
     help="Send due outbox messages through the channel plugins. 发送待发消息。", no_args_is_help=True
 )

@@ -15,7 +15,7 @@ from recoup.db import upgraded_session
 
 app = typer.Typer(help="Message templates: lint, versions, activation · 话术模板。", no_args_is_help=True)
 add_lint(app)
-console = Console()
+console = Console(emoji=False)
 
 
 def _preset(preset: str | None) -> str:
@@ -128,6 +128,8 @@ def render_cmd(
     from recoup.errors import NotFoundError
 
     key_part, _, ver = key.partition("@")
+    if ver and not ver.isdigit():
+        raise NotFoundError(f"{key}: the version after @ must be a number · 版本号须为数字")
     with upgraded_session() as session:
         tpl = (
             get_template(key_part, int(ver), session=session)
@@ -136,16 +138,23 @@ def render_cmd(
         )
     if tpl is None:
         raise NotFoundError(f"no active version of {key_part} · 该模板没有启用的版本")
-    ctx = context_from_mapping(json.loads(values.read_text("utf-8")))
+    try:
+        data = json.loads(values.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise TemplateRejected(
+            f"{values}: not a readable JSON file ({str(exc)[:120]}) · 无法读取 JSON"
+        ) from None
+    ctx = context_from_mapping(data)
     try:
         out = render(tpl, ctx, preset=_preset(preset), domains=domain)
     except TemplateRejected as exc:
         console.print(f"[red]{exc.message}[/red]")
         _problems(exc)
         raise typer.Exit(1) from None
+    # The text is printed as it is: no markup, no emoji codes (":email:" stays ":email:").
     if out.subject:
-        console.print(f"[bold]{out.subject}[/bold]")
-    console.print(out.body)
+        console.print(out.subject, markup=False, highlight=False, style="bold")
+    console.print(out.body, markup=False, highlight=False)
 
 
 @app.command("install-defaults")

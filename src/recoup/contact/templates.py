@@ -464,11 +464,44 @@ def do_install_defaults(
 
 
 def context_from_mapping(values: Mapping[str, Any]) -> MessageContext:
-    """A context from JSON-like values (amounts as minor-unit integers, dates as ISO strings)."""
-    v = dict(values)
-    if isinstance(v.get("due_date"), str):
-        v["due_date"] = dt.date.fromisoformat(v["due_date"])
-    try:
-        return MessageContext(**v)
-    except TypeError as exc:
-        raise TemplateRejected(f"bad message values: {exc}") from exc
+    """A context from JSON-like values (amounts as minor-unit integers, dates as ISO strings);
+    an unknown key or a value of the wrong type is :class:`TemplateRejected` naming it."""
+    import dataclasses
+
+    if not isinstance(values, Mapping):
+        raise TemplateRejected("message values must be a JSON object · 消息变量须为 JSON 对象")
+    fields = {f.name: f for f in dataclasses.fields(MessageContext)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise TemplateRejected(
+            f"unknown message value(s) {', '.join(map(repr, unknown))}; "
+            f"allowed: {', '.join(fields)} · 未知变量",
+            details={"unknown": unknown},
+        )
+    v: dict[str, Any] = {}
+    for name, raw in values.items():
+        kind = str(fields[name].type)
+        if "dt.date" in kind:
+            try:
+                v[name] = dt.date.fromisoformat(raw) if isinstance(raw, str) else None
+            except ValueError:
+                v[name] = None
+            if v[name] is None:
+                raise TemplateRejected(f"{name}: {str(raw)[:40]!r} is not a date (YYYY-MM-DD) · 不是日期")
+        elif kind.startswith("int"):
+            if raw is None and "None" in kind:
+                v[name] = None
+            elif not isinstance(raw, int) or isinstance(raw, bool) or abs(raw) > 10**15:
+                raise TemplateRejected(
+                    f"{name}: {str(raw)[:40]!r} is not an amount in minor units · 不是整数金额"
+                )
+            else:
+                v[name] = raw
+        elif not isinstance(raw, str) or len(raw) > 1_000:
+            raise TemplateRejected(f"{name}: must be text of at most 1,000 characters · 须为文本")
+        else:
+            v[name] = raw
+    missing = [n for n, f in fields.items() if n not in v and f.default is dataclasses.MISSING]
+    if missing:
+        raise TemplateRejected(f"missing message value(s): {', '.join(missing)} · 缺少变量")
+    return MessageContext(**v)

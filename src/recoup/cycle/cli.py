@@ -11,7 +11,7 @@ from recoup.portfolio.cli import parse_as_of, progress_reporter
 app = typer.Typer(
     help="The daily cycle: delinquency, classification, case intake. 每日批处理。", no_args_is_help=True
 )
-console = Console()
+console = Console(emoji=False)
 
 
 @app.command("run")
@@ -74,7 +74,9 @@ def run_cmd(
 
 
 @app.command("status")
-def status_cmd(limit: int = typer.Option(30, "-n", help="How many step records to show.")) -> None:
+def status_cmd(
+    limit: int = typer.Option(30, "-n", min=1, max=100_000, help="How many step records to show."),
+) -> None:
     """Show the most recent cycle steps with status, row counts and timing."""
     from recoup import migrate
     from recoup.cycle.runner import status

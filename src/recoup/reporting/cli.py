@@ -14,7 +14,7 @@ from rich.table import Table
 from recoup.errors import NotFoundError, RecoupError
 
 app = typer.Typer(help="Reports: roll rates, … 报表。", no_args_is_help=True)
-console = Console()
+console = Console(emoji=False)
 
 
 def month_end(month: str) -> dt.date:

@@ -14,7 +14,7 @@ app = typer.Typer(
     help="Risk models: fit, train, list, promote, report. 风险模型：训练、登记、晋升、报告。",
     no_args_is_help=True,
 )
-console = Console()
+console = Console(emoji=False)
 
 
 @app.command("fit")

@@ -16,7 +16,7 @@ app = typer.Typer(
     help="The digital twin: a simulated lender and its borrowers. 数字孪生：模拟的贷款机构与借款人。",
     no_args_is_help=True,
 )
-console = Console()
+console = Console(emoji=False)
 
 
 def _date(text: str, option: str) -> dt.date:
@@ -59,7 +59,7 @@ def generate_cmd(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=Console(stderr=True, emoji=False),
         transient=True,
     ) as prog:
         task = prog.add_task("simulating days / 模拟中", total=days)

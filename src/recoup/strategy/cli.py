@@ -15,7 +15,7 @@ app = typer.Typer(
     help="Collection strategies as versioned data, experiments and daily decisions. 催收策略与决策。",
     no_args_is_help=True,
 )
-console = Console()
+console = Console(emoji=False)
 
 
 def _engine() -> Any:

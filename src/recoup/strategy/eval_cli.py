@@ -23,7 +23,7 @@ __all__ = [
     "resolve_strategy",
 ]
 
-_err = Console(stderr=True)
+_err = Console(stderr=True, emoji=False)
 
 
 def _yuan(fen: int) -> str:
@@ -204,7 +204,7 @@ def _print_result(r: Any) -> None:
     from recoup.contact.vocab import Treatment, label
 
     j = r.to_json()
-    console = Console()
+    console = Console(emoji=False)
     version = f" v{j['strategy_version']}" if j["strategy_version"] is not None else ""
     title = (
         f"{j['strategy']} ({j['strategy_name']}{version} · {j['strategy_hash']}) — {j['loans']:,} loans 笔, "
@@ -458,7 +458,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(out, ensure_ascii=False))
             return
-        console = Console()
+        console = Console(emoji=False)
         t = Table(title=f"B − A: {out['b']} − {out['a']} · {loans:,} loans, {days} days, perturb {perturb}")
         for c in ("figure · 指标", "mean · 均值", "95 % CI · 置信区间", "per seed · 各种子"):
             t.add_column(c, justify="left" if c.startswith("figure") else "right")
@@ -525,7 +525,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(info, ensure_ascii=False))
         else:
-            Console().print(
+            Console(emoji=False).print(
                 f"saved {target}: {run.rows:,} account-days from {loans:,} loans × {days} days, seed {seed}, "
                 f"horizon {horizon} days, {run.violations} violations, {run.seconds:.0f} s · 已保存"
             )

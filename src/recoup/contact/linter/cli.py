@@ -37,7 +37,7 @@ def _read(file: Path | None, text: str | None) -> str:
 
 
 def _print_table(result: LintResult) -> None:
-    console = Console()
+    console = Console(emoji=False)
     if result.ok:
         console.print("[green]OK[/] 未发现问题 · no findings")
         return

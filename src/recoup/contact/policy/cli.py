@@ -17,7 +17,7 @@ app = typer.Typer(
     help="Contact policy: scenario checks, presets, audit. 联系合规策略：场景校验、预设、稽核。",
     no_args_is_help=True,
 )
-console = Console()
+console = Console(emoji=False)
 
 
 @app.command("check")
