@@ -72,26 +72,31 @@ class Held:
     order: str | None
 
     def earlier_waiting(self) -> bool:
-        if self.order is None:
-            return False
-        for p in self.directory.glob(f"{self.name}.wait.*"):
-            parts = p.name.split(".")
-            if len(parts) < 4 or parts[2] >= self.order:
-                continue
-            fd = None
-            try:
-                fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-                if _try_flock(fd):  # nobody holds it: a waiter that died; tidy up
-                    with suppress(OSError):
-                        p.unlink()
-                    continue
-                return True
-            except OSError:
-                continue
-            finally:
-                if fd is not None:
-                    os.close(fd)
+        return _earlier_waiter(self.directory, self.name, self.order)
+
+
+def _earlier_waiter(directory: Path, name: str, order: str | None) -> bool:
+    """Whether a live process waits for ``name`` with an order key smaller than ``order``."""
+    if order is None:
         return False
+    for p in directory.glob(f"{name}.wait.*"):
+        parts = p.name.split(".")
+        if len(parts) < 4 or parts[2] >= order:
+            continue
+        fd = None
+        try:
+            fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            if _try_flock(fd):  # nobody holds it: a waiter that died; tidy up
+                with suppress(OSError):
+                    p.unlink()
+                continue
+            return True
+        except OSError:
+            continue
+        finally:
+            if fd is not None:
+                os.close(fd)
+    return False
 
 
 @contextmanager
@@ -149,7 +154,8 @@ def exclusive(
         deadline = time.monotonic() + max(0.0, wait_s)
         with _announce(directory, name, order):
             while True:
-                if _try_flock(fd):
+                # First come, first served — except that an earlier day waiting goes first.
+                if not _earlier_waiter(directory, name, order) and _try_flock(fd):
                     if pg is None:
                         pg = _pg_connection(bind)
                     if (
