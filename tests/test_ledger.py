@@ -312,6 +312,11 @@ def test_rewritten_history_is_caught_by_checkpoints(session: Session) -> None:
     _rewrite_from(session, 4)
     session.expire_all()
     err = _broken(session)
+    assert err.details == {"seq": 4, "reason": "signature"}  # the forger cannot sign entry 4 again
+    # Stripping every signature falls back to the chain and the checkpoints (tests/test_ledger_signing.py
+    # shows a published checkpoint closing this too).
+    _exec(session, "UPDATE ledger_entry SET signature = NULL, key_id = NULL")
+    err = _broken(session)
     assert err.details == {"seq": 9, "reason": "checkpoint"}
     assert "does not match stored checkpoint" in err.message
 
@@ -472,7 +477,9 @@ def cli_db(tmp_path: Path) -> tuple[dict[str, str], Path]:
     env = {
         **os.environ,
         "RECOUP_DATABASE_URL": f"sqlite:///{db}",
-        "RECOUP_DATA_DIR": str(tmp_path / "data"),
+        # The entries appended below are signed with this data dir's key (conftest's RECOUP_DATA_DIR):
+        # the CLI must be the same installation to trust them.
+        "RECOUP_DATA_DIR": os.environ["RECOUP_DATA_DIR"],
         "COLUMNS": "250",
     }
     done = subprocess.run([_recoup(), "db", "upgrade"], env=env, capture_output=True, text=True, check=False)

@@ -1,4 +1,5 @@
-"""``recoup ledger``: verify the audit ledger, write and export checkpoints, prove and list entries."""
+"""``recoup ledger``: verify the audit ledger, write, export and publish (signed) checkpoints, prove and
+list entries."""
 
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from recoup.config import get_settings
 from recoup.db import session_scope
-from recoup.errors import LedgerError
-from recoup.ledger import service
+from recoup.errors import LedgerError, RecoupError
+from recoup.ledger import service, signing
 
 app = typer.Typer(
     help="Tamper-evident audit ledger: hash chain and Merkle checkpoints. "
     "防篡改审计账本：哈希链与默克尔检查点。",
     no_args_is_help=True,
 )
-console = Console()
+console = Console(emoji=False)
 
 
 def _load_checkpoints(files: list[Path]) -> list[dict[str, Any]]:
@@ -34,13 +36,91 @@ def verify_cmd(
         "-c",
         help="Exported checkpoint file to check against (repeatable). 导出的检查点文件（可重复）。",
     ),
+    published: list[Path] = typer.Option(
+        [],
+        "--published",
+        "-p",
+        help="Signed published checkpoint file or directory (repeatable; default: the publish "
+        "directory). 已发布（签名）检查点文件或目录（可重复；默认发布目录）。",
+    ),
+    public_key: list[Path] = typer.Option(
+        [],
+        "--public-key",
+        "-k",
+        help="Trusted public key file (repeatable; default data_dir/ledger/signing.pub). "
+        "可信公钥文件（可重复）。",
+    ),
+    all_signatures: bool = typer.Option(
+        False,
+        "--all-signatures",
+        help="Verify every entry's signature, also those a published checkpoint already covers "
+        "(slower; a full audit). 逐条校验全部签名（较慢）。",
+    ),
 ) -> None:
-    """Check every entry, the chain and all checkpoints; name the first broken entry.
-    校验全部条目、哈希链与检查点，指出第一条被篡改的条目。"""
+    """Check every entry, its signature, the chain and all checkpoints (stored, exported and signed
+    published ones); name the first broken entry.
+    校验全部条目、签名、哈希链与检查点（含已签名发布的检查点），指出第一条被篡改的条目。"""
+    settings = get_settings()
     exported = _load_checkpoints(checkpoint)
+    keys = signing.trusted_keys(public_key) if public_key else signing.default_trusted_keys(settings)
+    sources = published
+    if not sources:
+        assert settings.ledger_publish_dir is not None
+        sources = [settings.ledger_publish_dir] if settings.ledger_publish_dir.is_dir() else []
+    claims = [cp for path in sources for cp in service.read_published(path)]
+    if published and not claims:
+        raise LedgerError(
+            "no published checkpoint in " + ", ".join(map(str, published)),
+            details={"reason": "published"},
+        )
     with session_scope() as session:
-        report = service.verify(session=session, checkpoints=exported)
+        report = service.verify(
+            session=session,
+            checkpoints=exported,
+            published=claims,
+            public_keys=keys,
+            all_signatures=all_signatures,
+        )
     typer.echo(report.summary())
+    if not claims:
+        typer.echo(
+            "note: no signed published checkpoint was checked, so deleting the newest entries cannot "
+            "be detected · 未核对已发布检查点，无法发现最新条目被删除",
+            err=True,
+        )
+
+
+@app.command("publish")
+def publish_cmd() -> None:
+    """Verify the ledger, then publish a signed checkpoint (checkpoint-N.json and latest.json) in the
+    publish directory; ship copies elsewhere. 校验账本并发布签名检查点；请另处保存副本。"""
+    with session_scope() as session:
+        done = service.do_publish(session=session)
+    typer.echo(_published_line(done))
+
+
+def _published_line(done: service.PublishedCheckpoint) -> str:
+    return f"ledger checkpoint {done.data['upto_seq']} published to {done.path} · 已发布账本检查点"
+
+
+def publish_after_commit() -> None:
+    """Publish a signed checkpoint in a unit of work of its own (call it after the import committed).
+
+    A failure is printed as a warning and does not change the exit status: the import itself has
+    committed; `recoup ledger publish` (or the next import) publishes the entries later.
+    """
+    try:
+        with session_scope() as session:
+            done = service.do_publish(session=session)
+    except Exception as exc:  # never hide the committed import behind a traceback
+        message = exc.message if isinstance(exc, RecoupError) else f"{type(exc).__name__}: {exc}"
+        typer.echo(
+            f"warning: the import committed, but publishing the ledger checkpoint failed: {message}; "
+            "run `recoup ledger publish` · 导入已完成，但账本检查点发布失败",
+            err=True,
+        )
+        return
+    typer.echo(_published_line(done))
 
 
 @app.command("checkpoint")

@@ -28,6 +28,9 @@ class LedgerEntry(Base):
     ``entry_hash`` = sha256(canonical_json({seq, recorded_at ISO, kind, actor, payload_sha256,
     items_root, item_count, prev_hash})). A batch entry carries the Merkle root of its items (which the
     writer keeps) in ``items_root`` and their number in ``item_count``; a single entry has 0 and null.
+
+    ``signature`` is the Ed25519 signature (128 hex) of the entry hash by the key ``key_id``
+    (see :mod:`recoup.ledger.signing`); entries written before signing existed have neither.
     """
 
     __tablename__ = "ledger_entry"
@@ -42,6 +45,8 @@ class LedgerEntry(Base):
     items_root: Mapped[str | None] = mapped_column(String(64), nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    signature: Mapped[str | None] = mapped_column(String(128), nullable=True, default=None)
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
 
 
 class LedgerHead(Base):

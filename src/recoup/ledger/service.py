@@ -1,9 +1,11 @@
 """The append-only audit ledger: hash-chained entries, Merkle checkpoints, verification and proofs.
 
 Every entry commits to its predecessor (``prev_hash``), so changing, removing or reordering a stored
-entry breaks the chain at that entry; deleting the newest entries (and fixing the head) leaves a valid
-but shorter chain, which only an exported checkpoint kept elsewhere can reveal. Verification names the
-first entry that breaks.
+entry breaks the chain at that entry. Every new entry is also **signed** (Ed25519, :mod:`.signing`)
+with a key kept outside the database, so an entry appended or rewritten through SQL, hashes and all,
+fails verification. Deleting the newest entries (and fixing the head) leaves a valid but shorter chain,
+which a checkpoint kept outside the database reveals: exported by hand, or **published** signed on
+every import day (:func:`do_publish`). Verification names the first entry that breaks.
 
 **Payloads hold ids and hashes only — never personal data.** Name the borrower by internal id, a file
 by its sha256, a document by its hash; never store names, phone numbers, ID numbers, addresses or
@@ -20,7 +22,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,19 +36,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 # Imported as a module (not the function) so configs.service may itself write to the ledger.
+from recoup.config import Settings, get_settings
 from recoup.configs import service as _configs
 from recoup.db import utcnow
 from recoup.errors import LedgerError, LedgerIntegrityError
-from recoup.ledger import merkle
+from recoup.ledger import merkle, signing
 from recoup.ledger.models import GENESIS_HASH, HEAD_ID, LedgerCheckpoint, LedgerEntry, LedgerHead
 
 __all__ = [
     "GENESIS_HASH",
+    "PublishedCheckpoint",
     "VerifyReport",
     "compute_entry_hash",
     "do_append",
     "do_append_batch",
     "do_checkpoint",
+    "do_publish",
     "entry_fields",
     "entry_inclusion_proof",
     "export_checkpoint",
@@ -53,6 +60,7 @@ __all__ = [
     "list_tail",
     "payload_hash",
     "read_checkpoints",
+    "read_published",
     "verify",
     "verify_entry_proof",
     "verify_item",
@@ -222,9 +230,11 @@ def _append(
     actor: str,
     items_root: str | None,
     item_count: int,
+    settings: Settings | None,
 ) -> LedgerEntry:
     _check_names(kind, actor)
     clean = _clean_payload(payload)
+    key = signing.load_signing_key(settings or get_settings())
     session.flush()  # so an integrity error below can only come from the ledger rows
     head = _lock_head(session)
     seq = head.seq + 1
@@ -251,6 +261,8 @@ def _append(
         items_root=items_root,
         prev_hash=head.entry_hash,
         entry_hash=e_hash,
+        signature=key.sign_entry(e_hash),
+        key_id=key.key_id,
     )
     session.add(entry)
     head.seq, head.entry_hash = seq, e_hash
@@ -265,10 +277,19 @@ def _append(
 
 
 def do_append(
-    kind: str, payload: Mapping[str, Any], *, session: Session, actor: str = "system"
+    kind: str,
+    payload: Mapping[str, Any],
+    *,
+    session: Session,
+    actor: str = "system",
+    settings: Settings | None = None,
 ) -> LedgerEntry:
-    """Append one entry (``payload``: ids and hashes only, never PII). Flushes, never commits."""
-    return _append(kind, payload, session=session, actor=actor, items_root=None, item_count=0)
+    """Append one signed entry (``payload``: ids and hashes only, never PII). Flushes, never commits.
+
+    Signed with the ledger signing key of ``settings`` (default: the process's settings)."""
+    return _append(
+        kind, payload, session=session, actor=actor, items_root=None, item_count=0, settings=settings
+    )
 
 
 def item_leaves(items: Iterable[Mapping[str, Any]]) -> list[bytes]:
@@ -286,6 +307,7 @@ def do_append_batch(
     *,
     session: Session,
     actor: str = "system",
+    settings: Settings | None = None,
 ) -> LedgerEntry:
     """Append one entry standing for many ``items`` (kept by the caller) through their Merkle root.
 
@@ -294,7 +316,15 @@ def do_append_batch(
     if not items:
         raise LedgerError("a ledger batch needs at least one item", details={"reason": "items"})
     root = merkle.merkle_root(item_leaves(items))
-    return _append(kind, payload, session=session, actor=actor, items_root=root, item_count=len(items))
+    return _append(
+        kind,
+        payload,
+        session=session,
+        actor=actor,
+        items_root=root,
+        item_count=len(items),
+        settings=settings,
+    )
 
 
 def item_proof(items: Sequence[Mapping[str, Any]], index: int) -> list[str]:
@@ -380,16 +410,33 @@ def _parse_checkpoint(data: Any, label: str) -> dict[str, Any]:
     return out
 
 
-def do_checkpoint(*, session: Session) -> LedgerCheckpoint:
-    """Verify the whole ledger, then store the Merkle root over it (idempotent at the same head)."""
-    report, root = _walk(session, ())
+def do_checkpoint(
+    *,
+    session: Session,
+    published: Sequence[Mapping[str, Any] | tuple[str, Mapping[str, Any]]] = (),
+    public_keys: Mapping[str, signing.PublicKey] | None = None,
+) -> LedgerCheckpoint:
+    """Verify the whole ledger (signatures, and ``published`` checkpoints if given), then store the
+    Merkle root over it (idempotent at the same head)."""
+    cp, _ = _checkpoint(session, published, public_keys)
+    return cp
+
+
+def _checkpoint(
+    session: Session,
+    published: Sequence[Mapping[str, Any] | tuple[str, Mapping[str, Any]]],
+    public_keys: Mapping[str, signing.PublicKey] | None,
+) -> tuple[LedgerCheckpoint, VerifyReport]:
+    report, root = _walk(
+        session, (), _published_claims(published, public_keys), public_keys, all_signatures=False
+    )
     if report.entries == 0:
         raise LedgerError("the ledger is empty: nothing to checkpoint", details={"reason": "empty"})
     existing = session.scalars(
         select(LedgerCheckpoint).where(LedgerCheckpoint.upto_seq == report.entries)
     ).first()
     if existing is not None:
-        return existing
+        return existing, report
     cp = LedgerCheckpoint(upto_seq=report.entries, root=root, head_hash=report.head_hash, created_at=utcnow())
     session.add(cp)
     try:
@@ -399,7 +446,124 @@ def do_checkpoint(*, session: Session) -> LedgerCheckpoint:
             f"another checkpoint at entry {report.entries} was written at the same time; retry",
             details={"seq": report.entries, "reason": "race"},
         ) from exc
-    return cp
+    return cp, report
+
+
+# --------------------------------------------------------------------------- published checkpoints
+
+
+@dataclass(frozen=True)
+class PublishedCheckpoint:
+    """A signed checkpoint just published: its data, its file and whether ``latest.json`` now names it."""
+
+    data: dict[str, Any]
+    path: Path
+    latest: Path | None
+
+
+def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # signed hashes and ids: no PII, meant to be copied elsewhere
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_published(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """Published checkpoints as ``(label, raw data)``: one file, or every ``*.json`` file of a directory
+    (``checkpoint-*.json`` and ``latest.json`` in the publish directory; duplicates dropped).
+    Signatures are checked by :func:`verify`."""
+    if path.is_dir():
+        files = sorted(p for p in path.glob("*.json") if p.is_file())
+    elif path.exists():
+        files = [path]
+    else:
+        raise LedgerError(
+            f"no published checkpoint at {path}", details={"file": str(path), "reason": "published"}
+        )
+    out: list[tuple[str, dict[str, Any]]] = []
+    seen: set[bytes] = set()
+    for file in files:
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise LedgerError(
+                f"cannot read published checkpoint {file}: {exc}", details={"file": str(file)}
+            ) from exc
+        items = data if isinstance(data, list) else [data]
+        for item in items:
+            ident = canonical_json(item)
+            if ident not in seen:
+                seen.add(ident)
+                out.append((f"published checkpoint {file}", item))
+    return out
+
+
+def _published_claims(
+    published: Sequence[Mapping[str, Any] | tuple[str, Mapping[str, Any]]],
+    public_keys: Mapping[str, signing.PublicKey] | None,
+) -> list[tuple[str, dict[str, Any]]]:
+    """Each published checkpoint checked (signature by a trusted key, then its fields)."""
+    if not published:
+        return []
+    trusted = public_keys if public_keys is not None else signing.default_trusted_keys(get_settings())
+    out = []
+    for i, item in enumerate(published, 1):
+        label, data = item if isinstance(item, tuple) else (f"published checkpoint {i}", item)
+        body = signing.check_signed_checkpoint(data, trusted, label)
+        claim = _parse_checkpoint(body, label)
+        signed_from = body.get("signed_from")
+        if isinstance(signed_from, int) and not isinstance(signed_from, bool) and signed_from >= 1:
+            claim["signed_from"] = signed_from
+        out.append((label, claim))
+    return out
+
+
+def do_publish(*, session: Session, settings: Settings | None = None) -> PublishedCheckpoint:
+    """Verify the ledger (against the checkpoints published before too), store a checkpoint and
+    publish it signed as ``checkpoint-<upto_seq>.json`` and ``latest.json`` in the publish directory.
+
+    Call it in its own unit of work, **after** the one that appended the entries has committed: a
+    checkpoint must never cover entries that a rollback could still remove.
+    """
+    s = settings or get_settings()
+    key = signing.load_signing_key(s)
+    trusted = signing.default_trusted_keys(s)
+    if key.key_id not in trusted:
+        raise LedgerError(
+            f"the ledger signing key ({key.key_id}) is not the public key in "
+            f"{signing.public_key_path(s)} ({', '.join(trusted)}): restore the key, or replace the "
+            "public key file and pass the old one to `ledger verify --public-key`",
+            details={"reason": "key_mismatch", "key_id": key.key_id},
+        )
+    pub_dir = s.ledger_publish_dir
+    assert pub_dir is not None  # set by Settings
+    earlier = read_published(pub_dir) if pub_dir.is_dir() else []
+    cp, report = _checkpoint(session, earlier, trusted)
+    signed_from = report.signed_from if report.signed_from and report.signed_from <= cp.upto_seq else None
+    data = signing.sign_checkpoint(
+        {**export_checkpoint(cp), "signed_from": signed_from},
+        key,
+    )
+    path = pub_dir / f"checkpoint-{cp.upto_seq:010d}.json"
+    _write_json_atomic(path, data)
+    latest: Path | None = pub_dir / "latest.json"
+    assert latest is not None
+    try:
+        current = json.loads(latest.read_text(encoding="utf-8")).get("upto_seq", 0)
+    except (OSError, ValueError, AttributeError):
+        current = 0
+    if isinstance(current, int) and current > cp.upto_seq:
+        latest = None  # a newer one was published meanwhile: keep it
+    else:
+        _write_json_atomic(latest, data)
+    return PublishedCheckpoint(data=data, path=path, latest=latest)
 
 
 # --------------------------------------------------------------------------- verification
@@ -407,26 +571,40 @@ def do_checkpoint(*, session: Session) -> LedgerCheckpoint:
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """What :func:`verify` checked: entries walked, checkpoints matched, and the head."""
+    """What :func:`verify` checked: entries walked, checkpoints matched, signatures, and the head."""
 
     entries: int
     head_hash: str
     checkpoints_checked: int
     exported_checked: int
+    published_checked: int = 0
+    signed: int = 0
+    unsigned: int = 0
+    #: Entries from this seq on must be (and are) signed; None while none is.
+    signed_from: int | None = None
+    #: The highest entry a published checkpoint covers (0: none was checked).
+    published_upto: int = 0
 
     def summary(self) -> str:
         """One line for people."""
-        return (
+        text = (
             f"ledger OK: {self.entries} entries, {self.checkpoints_checked} stored and "
-            f"{self.exported_checked} exported checkpoints match, head {self.head_hash}"
+            f"{self.exported_checked} exported checkpoints match, "
+            f"{self.published_checked} signed published checkpoints match"
         )
+        if self.published_checked:
+            text += f" (latest covers 1..{self.published_upto})"
+        text += f", {self.signed} entries signed"
+        if self.unsigned:
+            text += f", {self.unsigned} older entries unsigned"
+        return text + f", head {self.head_hash}"
 
 
 class _Claim(NamedTuple):
     label: str
     root: str
     head_hash: str
-    exported: bool
+    source: str  # "stored", "exported" or "published"
 
 
 def _broken(seq: int, reason: str, message: str) -> LedgerIntegrityError:
@@ -475,17 +653,43 @@ def _entry_problem(
     return None
 
 
-def _walk(session: Session, exported: Sequence[dict[str, Any]]) -> tuple[VerifyReport, str]:
-    """Walk every entry in seq order; raise on the first break; return the report and the root."""
+def _walk(
+    session: Session,
+    exported: Sequence[dict[str, Any]],
+    published: Sequence[tuple[str, dict[str, Any]]] = (),
+    public_keys: Mapping[str, signing.PublicKey] | None = None,
+    *,
+    all_signatures: bool = True,
+) -> tuple[VerifyReport, str]:
+    """Walk every entry in seq order; raise on the first break; return the report and the root.
+
+    ``published``: checkpoints whose signatures were already checked (:func:`_published_claims`).
+    Without ``all_signatures``, entries a published checkpoint covers get only the cheap signature
+    checks (present, trusted key id, 128 hex): the signed Merkle root there authenticates their hashes
+    (and the walk raises at that checkpoint if any differs); Ed25519 runs on the newer entries only.
+    """
+    trusted = public_keys if public_keys is not None else signing.default_trusted_keys(get_settings())
     claims: dict[int, list[_Claim]] = defaultdict(list)
     stored = session.scalars(select(LedgerCheckpoint).order_by(LedgerCheckpoint.upto_seq)).all()
     for cp in stored:
         if cp.upto_seq < 1:
             raise _broken(cp.upto_seq, "checkpoint", f"stored checkpoint #{cp.id} covers no entries")
-        claims[cp.upto_seq].append(_Claim(f"stored checkpoint #{cp.id}", cp.root, cp.head_hash, False))
+        claims[cp.upto_seq].append(_Claim(f"stored checkpoint #{cp.id}", cp.root, cp.head_hash, "stored"))
     for i, cp_data in enumerate(exported, 1):
         label = "exported checkpoint" if len(exported) == 1 else f"exported checkpoint {i}"
-        claims[cp_data["upto_seq"]].append(_Claim(label, cp_data["root"], cp_data["head_hash"], True))
+        claims[cp_data["upto_seq"]].append(_Claim(label, cp_data["root"], cp_data["head_hash"], "exported"))
+    # Entries from ``must_sign`` on must carry a valid signature: from the first signed entry, from any
+    # published checkpoint's ``signed_from``, and after any published checkpoint (signing software made
+    # it). Stripping the signatures in the database therefore cannot turn signed entries into "old" ones.
+    must_sign: int | None = None
+    published_upto = 0
+    for label, pub in published:
+        claims[pub["upto_seq"]].append(_Claim(label, pub["root"], pub["head_hash"], "published"))
+        published_upto = max(published_upto, pub["upto_seq"])
+        for start in (pub["upto_seq"] + 1, pub.get("signed_from")):
+            if start is not None and (must_sign is None or start < must_sign):
+                must_sign = start
+    must_sign_why = "published checkpoints require it"
     # Read before the walk: anything committed by then is visible to the walk's own snapshot.
     head = session.execute(
         select(LedgerHead).where(LedgerHead.id == HEAD_ID).execution_options(populate_existing=True)
@@ -495,7 +699,7 @@ def _walk(session: Session, exported: Sequence[dict[str, Any]]) -> tuple[VerifyR
 
     acc = merkle.MerkleAccumulator()
     prev_seq, prev_hash = 0, GENESIS_HASH
-    n_stored = n_exported = 0
+    n_stored = n_exported = n_published = n_signed = n_unsigned = 0
     rows = session.execute(
         select(
             LedgerEntry.seq,
@@ -508,6 +712,8 @@ def _walk(session: Session, exported: Sequence[dict[str, Any]]) -> tuple[VerifyR
             LedgerEntry.items_root,
             LedgerEntry.prev_hash,
             LedgerEntry.entry_hash,
+            LedgerEntry.signature,
+            LedgerEntry.key_id,
         )
         .order_by(LedgerEntry.seq)
         .execution_options(yield_per=2000)
@@ -542,6 +748,33 @@ def _walk(session: Session, exported: Sequence[dict[str, Any]]) -> tuple[VerifyR
         )
         if problem is not None:
             raise problem
+        if row.signature is None:
+            if must_sign is not None and seq >= must_sign:
+                raise _broken(
+                    seq,
+                    "signature",
+                    f"ledger entry {seq} is not signed, but entries from {must_sign} on must be "
+                    f"({must_sign_why}): it was forged or its signature removed",
+                )
+            n_unsigned += 1
+        else:
+            key = trusted.get(row.key_id or "")
+            if key is None:
+                raise _broken(
+                    seq,
+                    "signature",
+                    f"ledger entry {seq} is signed by key {row.key_id!r}, which is not a trusted public "
+                    f"key (trusted: {', '.join(sorted(trusted)) or 'none'}): it was forged",
+                )
+            if (all_signatures or seq > published_upto or len(row.signature) != 128) and not (
+                key.verify_entry(row.entry_hash, row.signature)
+            ):
+                raise _broken(
+                    seq, "signature", f"ledger entry {seq} has a bad signature: it was forged or altered"
+                )
+            n_signed += 1
+            if must_sign is None or seq < must_sign:
+                must_sign, must_sign_why = seq, f"entry {seq} is the first signed one"
         acc.append(bytes.fromhex(row.entry_hash))
         prev_seq, prev_hash = seq, row.entry_hash
         if seq == head_seq:
@@ -564,12 +797,13 @@ def _walk(session: Session, exported: Sequence[dict[str, Any]]) -> tuple[VerifyR
                         f"{claim.label} (entries 1..{seq}) does not match: Merkle root differs "
                         f"(an entry at or before {seq} was rewritten)",
                     )
-                n_exported += claim.exported
-                n_stored += not claim.exported
+                n_exported += claim.source == "exported"
+                n_published += claim.source == "published"
+                n_stored += claim.source == "stored"
 
     if claims:
         upto = max(claims)
-        claim = next((c for c in claims[upto] if c.exported), claims[upto][0])
+        claim = next((c for c in claims[upto] if c.source != "stored"), claims[upto][0])
         raise _broken(
             prev_seq + 1,
             "truncated",
@@ -589,19 +823,51 @@ def _walk(session: Session, exported: Sequence[dict[str, Any]]) -> tuple[VerifyR
             f"(entry {head_seq} was replaced)",
         )
     report = VerifyReport(
-        entries=prev_seq, head_hash=prev_hash, checkpoints_checked=n_stored, exported_checked=n_exported
+        entries=prev_seq,
+        head_hash=prev_hash,
+        checkpoints_checked=n_stored,
+        exported_checked=n_exported,
+        published_checked=n_published,
+        signed=n_signed,
+        unsigned=n_unsigned,
+        signed_from=must_sign if n_signed else None,
+        published_upto=published_upto,
     )
     return report, acc.root()
 
 
-def verify(*, session: Session, checkpoints: Sequence[Mapping[str, Any]] = ()) -> VerifyReport:
-    """Check every entry, the chain, the head, stored checkpoints and ``checkpoints`` exported earlier.
+def verify(
+    *,
+    session: Session,
+    checkpoints: Sequence[Mapping[str, Any]] = (),
+    published: Sequence[Mapping[str, Any] | tuple[str, Mapping[str, Any]]] = (),
+    public_keys: Mapping[str, signing.PublicKey] | None = None,
+    all_signatures: bool = False,
+) -> VerifyReport:
+    """Check every entry, its signature, the chain, the head, stored checkpoints, ``checkpoints``
+    exported earlier and signed ``published`` checkpoints (raw data or ``(label, data)`` from
+    :func:`read_published`).
 
-    Raises :class:`LedgerIntegrityError` naming the first broken entry (``details``: seq, reason).
-    Without an exported checkpoint, deleting the newest entries and the head can go unnoticed.
+    ``public_keys`` (by key id) are the trusted signing keys; default: the installation's
+    ``signing.pub``. A published checkpoint not signed by one of them raises
+    :class:`~recoup.errors.LedgerSignatureError` (``ledger.bad_signature``); anything else broken raises
+    :class:`LedgerIntegrityError` naming the first broken entry (``details``: seq, reason). Deleting
+    the newest entries is caught down to the newest checkpoint kept outside the database.
+
+    Entries covered by a published checkpoint have their signatures verified cryptographically only
+    with ``all_signatures`` (their hashes are authenticated by the signed root anyway); when such a
+    checkpoint does not match, the walk is repeated with every signature to name the forged entry.
     """
     exported = [_parse_checkpoint(cp, f"exported checkpoint {i}") for i, cp in enumerate(checkpoints, 1)]
-    report, _ = _walk(session, exported)
+    trusted = public_keys if public_keys is not None else signing.default_trusted_keys(get_settings())
+    claims = _published_claims(published, trusted)
+    try:
+        report, _ = _walk(session, exported, claims, trusted, all_signatures=all_signatures)
+    except LedgerIntegrityError as exc:
+        if all_signatures or not claims or exc.details.get("reason") != "checkpoint":
+            raise
+        _walk(session, exported, claims, trusted, all_signatures=True)  # raises, naming the entry
+        raise
     return report
 
 

@@ -16,7 +16,7 @@ from recoup.errors import ImportFileError
 from recoup.portfolio.flows import ImportOutcome
 from recoup.portfolio.flows import Progress as ProgressFn
 
-console = Console()
+console = Console(emoji=False)
 
 
 def parse_as_of(text: str) -> dt.date:
@@ -33,7 +33,7 @@ def progress_reporter(title: str) -> Iterator[ProgressFn]:
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=Console(stderr=True, emoji=False),
         transient=True,
     ) as prog:
         task = prog.add_task(title, total=None)
@@ -134,3 +134,7 @@ def register(app: typer.Typer) -> None:
             else:
                 out = import_file(target, file, **common)  # type: ignore[arg-type]
         print_outcome(out)
+        # Only now, after the import's unit of work committed: publish the signed ledger checkpoint.
+        from recoup.ledger.cli import publish_after_commit
+
+        publish_after_commit()
