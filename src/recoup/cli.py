@@ -6,6 +6,7 @@ Errors a user can cause are :class:`~recoup.errors.RecoupError`: their message i
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -31,8 +32,9 @@ app.add_typer(db_app, name="db")
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Apply database migrations up to REVISION (default: head)."""
     from recoup import migrate
-    from recoup.db import get_engine
+    from recoup.db import allow_database_creation, get_engine
 
+    allow_database_creation()
     migrate.upgrade(get_engine(), revision)
     typer.echo(f"database at {revision}")
 
@@ -59,6 +61,9 @@ def main() -> None:
 
     from recoup.pii import install_log_filter
 
+    # Everything recoup writes (the database, the lake, logs, exports) holds personal data: readable
+    # by its owner only (files 0600, directories 0700).
+    os.umask(0o077)
     # Phone and ID numbers never reach a log, whatever a library logs.
     logging.basicConfig(level=logging.WARNING)
     install_log_filter()

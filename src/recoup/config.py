@@ -11,7 +11,7 @@ import binascii
 import functools
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -161,6 +161,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def database_is_default(self) -> bool:
+        """Whether the database is the embedded default (``data_dir/recoup.db``), created on first use."""
+        return self.database_url == f"sqlite:///{(self.data_dir / 'recoup.db').as_posix()}"
+
+    @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
@@ -172,12 +177,22 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
-    def pii_key_bytes(self) -> bytes:
-        """The 32-byte PII key; generated once into ``data_dir/secrets/pii.key`` if not set."""
+    @overload
+    def pii_key_bytes(self) -> bytes: ...
+    @overload
+    def pii_key_bytes(self, *, generate: Literal[True]) -> bytes: ...
+    @overload
+    def pii_key_bytes(self, *, generate: bool) -> bytes | None: ...
+
+    def pii_key_bytes(self, *, generate: bool = True) -> bytes | None:
+        """The 32-byte PII key; generated once into ``data_dir/secrets/pii.key`` if not set (unless
+        ``generate`` is false: then None when there is none)."""
         if self.pii_key is not None:
             return _decode_key(self.pii_key.get_secret_value())
         path = self.data_dir / "secrets" / "pii.key"
         if not path.exists():
+            if not generate:
+                return None
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as fh:

@@ -108,12 +108,43 @@ def writing(session: Session) -> None:
 
 
 _engines: dict[str, Engine] = {}
+_may_create = False
+
+
+def allow_database_creation() -> None:
+    """Called by the commands that create a database (``db upgrade``, ``demo``): an explicitly
+    configured SQLite file may then be created."""
+    global _may_create
+    _may_create = True
+
+
+def _check_explicit_sqlite(url: str) -> None:
+    """A SQLite database named by RECOUP_DATABASE_URL must exist: a typo must not silently start an
+    empty database (nor create directories). The default one in the data dir is created on first use."""
+    if not url.startswith("sqlite") or "///" not in url:
+        return
+    path = Path(url.split("///", 1)[1].split("?", 1)[0])
+    if str(path) in {"", ":memory:"}:
+        return
+    if not path.parent.is_dir():
+        raise ConfigError(
+            f"RECOUP_DATABASE_URL names a database in {path.parent}, which does not exist · 数据库目录不存在",
+            details={"path": str(path)},
+        )
+    if not path.exists() and not _may_create:
+        raise ConfigError(
+            f"there is no database at {path} (RECOUP_DATABASE_URL); run `recoup db upgrade` to create it · "
+            "数据库不存在，请先运行 recoup db upgrade",
+            details={"path": str(path)},
+        )
 
 
 def get_engine(settings: Settings | None = None) -> Engine:
     """The process-wide engine for the configured database."""
     s = settings or get_settings()
     if s.database_url not in _engines:
+        if not s.database_is_default:
+            _check_explicit_sqlite(s.database_url)
         _engines[s.database_url] = make_engine(s.database_url, busy_timeout_ms=s.sqlite_busy_timeout_ms)
     return _engines[s.database_url]
 
@@ -138,7 +169,10 @@ def upgraded_session() -> Iterator[Session]:
     """A unit of work on the configured database, migrated first (what each CLI command needs)."""
     from recoup import migrate  # Alembic is slow to import: only when a command touches the database
 
+    from recoup.keys.service import checked_key
+
     engine = get_engine()
     migrate.upgrade(engine)
+    checked_key(get_settings())  # refuse to start with another PII key, or without the lost one
     with session_scope(engine) as session:
         yield session

@@ -117,7 +117,7 @@ def run_demo(loans: int, *, seed: int = 7, days: int = 60) -> None:
     from recoup.config import get_settings
     from recoup.contact.dispatch import DispatchReport
     from recoup.cycle.runner import Cycle
-    from recoup.db import get_engine, session_scope
+    from recoup.db import allow_database_creation, get_engine, session_scope
     from recoup.lake import book_as_of, get_lake
     from recoup.lake.store import Outputs
     from recoup.ledger.service import verify
@@ -128,6 +128,7 @@ def run_demo(loans: int, *, seed: int = 7, days: int = 60) -> None:
     from recoup.sample import SAMPLE_AS_OF, SAMPLE_DIR
 
     settings = get_settings()
+    allow_database_creation()
     engine = get_engine(settings)
     migrate.upgrade(engine)
     lake = get_lake(settings)

@@ -18,6 +18,7 @@ MODEL_MODULES = (
     "recoup.scoring.models",
     "recoup.contact.models",
     "recoup.strategy.models",
+    "recoup.keys.models",
 )
 
 for _name in MODEL_MODULES:

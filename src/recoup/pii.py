@@ -96,8 +96,11 @@ class PiiCipher:
 
 
 def cipher_from_settings(settings: Settings | None = None) -> PiiCipher:
-    """The cipher for the configured PII key (generated once into the data dir if unset)."""
-    return PiiCipher((settings or get_settings()).pii_key_bytes())
+    """The cipher for the configured PII key (generated once into the data dir if unset), checked
+    against the fingerprint the database recorded: another key, or a lost key, is refused."""
+    from recoup.keys.service import checked_key
+
+    return PiiCipher(checked_key(settings or get_settings()))
 
 
 # --- normalisation ---------------------------------------------------------------------------

@@ -106,6 +106,7 @@ def register(app: typer.Typer) -> None:
         from recoup.config import get_settings
         from recoup.db import get_engine, session_scope
         from recoup.lake import get_lake
+        from recoup.keys.service import checked_key
         from recoup.migrate import upgrade
         from recoup.portfolio.flows import import_dir, import_file
         from recoup.portfolio.spec import DATASETS
@@ -113,6 +114,7 @@ def register(app: typer.Typer) -> None:
         d = parse_as_of(as_of)
         settings = get_settings()
         upgrade(get_engine(settings))
+        checked_key(settings)  # refuse another PII key, or a lost one, before reading anything
         lake = get_lake(settings)
         with session_scope() as session, progress_reporter("import") as prog:
             common = {
