@@ -168,7 +168,6 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 def upgraded_session() -> Iterator[Session]:
     """A unit of work on the configured database, migrated first (what each CLI command needs)."""
     from recoup import migrate  # Alembic is slow to import: only when a command touches the database
-
     from recoup.keys.service import checked_key
 
     engine = get_engine()
