@@ -105,8 +105,8 @@ def register(app: typer.Typer) -> None:
         """
         from recoup.config import get_settings
         from recoup.db import get_engine, session_scope
-        from recoup.lake import get_lake
         from recoup.keys.service import checked_key
+        from recoup.lake import get_lake
         from recoup.migrate import upgrade
         from recoup.portfolio.flows import import_dir, import_file
         from recoup.portfolio.spec import DATASETS
