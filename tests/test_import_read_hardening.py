@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from recoup.config import Settings
 from recoup.errors import ImportColumnError, ImportFileError, RecoupError
 from recoup.lake import Lake
-from recoup.portfolio import readers
+from recoup.portfolio import files, readers
 from recoup.portfolio.flows import import_dir
 from recoup.portfolio.readers import Mapping, load_mapping, read_table
 from recoup.portfolio.spec import DATASETS
@@ -302,7 +302,7 @@ def test_f8_row_column_and_file_limits(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(readers, "MAX_COLUMNS", 5)
     assert "10 columns; at most 5" in _refused(path).message
     monkeypatch.setattr(readers, "MAX_COLUMNS", 512)
-    monkeypatch.setattr(readers, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 100)
     err = _refused(path)
     assert f"the file is {path.stat().st_size:,} bytes; at most 100 bytes are read" in err.message
 
@@ -471,7 +471,7 @@ def test_f9_a_symlink_swapped_in_after_the_check_is_not_followed(
     secret = _write(tmp_path / "secret.csv", "TOP-SECRET\n1\n")
     link = tmp_path / "loans.csv"
     link.symlink_to(secret)
-    monkeypatch.setattr(readers, "_regular_stat", lambda _p: os.stat(real))  # the race: checked, then swapped
+    monkeypatch.setattr(files, "_regular_stat", lambda _p: os.stat(real))  # the race: checked, then swapped
     with pytest.raises(ImportFileError, match="symbolic link"):
         readers.read_regular_file(link)
 
@@ -543,3 +543,19 @@ def test_f9_the_hash_is_of_the_bytes_that_were_parsed(tmp_path: Path) -> None:
 
     path = _write(tmp_path / "loans.csv", LOANS)
     assert read_table(path).sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ------------------------------------------------------------------------ inputs found by the fuzzer
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "fragment"),
+    [
+        # polars reads an unbalanced quote on the only line as no rows at all (no error)
+        ("borrowers.csv", b'\x01borrower_id","name"\n', "header line cannot be read"),
+        ("borrowers.csv", b'a","b"\nx,y\n', "header line cannot be read"),
+    ],
+)
+def test_fuzz_found_inputs_are_refused_cleanly(tmp_path: Path, name: str, data: bytes, fragment: str) -> None:
+    err = _refused(_write(tmp_path / name, data))
+    assert err.code == "import.bad_file" and fragment in err.message
