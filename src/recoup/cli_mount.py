@@ -10,6 +10,7 @@ import typer
 GROUPS: tuple[tuple[str, str, str | None], ...] = (
     ("recoup.portfolio.cli", "register", None),
     ("recoup.ledger.cli", "app", "ledger"),
+    ("recoup.keys.cli", "app", "pii"),
     ("recoup.auth.cli", "app", "user"),
     ("recoup.cycle.cli", "app", "cycle"),
     ("recoup.reporting.cli", "app", "report"),

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         default=None,
         description="base64 of 32 random bytes; default: generated once into data_dir/secrets/pii.key",
     )
+    pii_lookup_key: SecretStr | None = Field(
+        default=None,
+        description="base64 of the 32-byte lookup (blind index) key, which never changes; default: "
+        "data_dir/secrets/pii-lookup.key once the PII key has been rotated, else derived from the PII key",
+    )
     ledger_signing_key: SecretStr | None = Field(
         default=None,
         description="base64 of the 32-byte Ed25519 seed that signs ledger entries and published "
@@ -139,6 +144,13 @@ class Settings(BaseSettings):
             _decode_key(v.get_secret_value())
         return v
 
+    @field_validator("pii_lookup_key")
+    @classmethod
+    def _lookup_key(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None:
+            _decode_key(v.get_secret_value(), "PII lookup key")
+        return v
+
     @field_validator("ledger_signing_key")
     @classmethod
     def _signing_key(cls, v: SecretStr | None) -> SecretStr | None:
@@ -202,6 +214,19 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ConfigError(f"PII key file {path} is invalid: {exc}") from exc
 
+    def pii_lookup_key_bytes(self) -> bytes | None:
+        """The 32-byte lookup key: ``pii_lookup_key``, else ``data_dir/secrets/pii-lookup.key`` (written
+        by the first key rotation); None when neither exists (it is then derived from the PII key)."""
+        if self.pii_lookup_key is not None:
+            return _decode_key(self.pii_lookup_key.get_secret_value(), "PII lookup key")
+        path = self.data_dir / "secrets" / "pii-lookup.key"
+        if not path.exists():
+            return None
+        try:
+            return _decode_key(path.read_text().strip(), "PII lookup key")
+        except ValueError as exc:
+            raise ConfigError(f"PII lookup key file {path} is invalid: {exc}") from exc
+
 
 def _decode_key(text: str, what: str = "PII key") -> bytes:
     try:
@@ -213,7 +238,7 @@ def _decode_key(text: str, what: str = "PII key") -> bytes:
     return raw
 
 
-_SECRET_FIELDS = frozenset({"pii_key", "ledger_signing_key", "database_url"})
+_SECRET_FIELDS = frozenset({"pii_key", "pii_lookup_key", "ledger_signing_key", "database_url"})
 
 
 def load_settings(**overrides: object) -> Settings:

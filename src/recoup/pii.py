@@ -1,9 +1,14 @@
 """Personal data: field encryption, lookup hashes, masking for output, and a log filter.
 
 Pure functions, no database. Encrypted fields are AES-256-GCM tokens
-(``base64url(version ‖ nonce ‖ ciphertext+tag)``); equality lookups use an HMAC of the
-*normalised* value under a key derived from the master key, so the same phone written
+(``base64url(version ‖ key id ‖ nonce ‖ ciphertext+tag)``, the version and key id authenticated as
+associated data; version-1 tokens, written before key rotation existed, have no key id); equality
+lookups use an HMAC of the *normalised* value under the lookup key, so the same phone written
 ``+86 138-1234-5678`` or ``13812345678`` finds the same row without storing it in clear.
+
+The encryption key can be rotated (``recoup pii rotate-key``); a cipher then also holds the retired
+keys, to read what they encrypted. The lookup key never changes: it is derived from the first PII
+key and, once that key has been rotated, kept in a file of its own (see :mod:`recoup.keys`).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import logging
 import os
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from cryptography.exceptions import InvalidTag
@@ -27,8 +32,11 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from recoup.config import Settings, get_settings
 from recoup.errors import PiiError
 
-#: Token format version (first byte of every token).
-TOKEN_VERSION: Final = 1
+#: Token format version (first byte of every new token): 2 = version ‖ key id ‖ nonce ‖ sealed.
+TOKEN_VERSION: Final = 2
+_V1: Final = 1  # version ‖ nonce ‖ sealed, no key id (tokens written before rotation existed)
+KEY_ID_BYTES: Final = 8
+_FINGERPRINT_LABEL: Final = b"recoup pii key fingerprint v1"
 _NONCE_BYTES: Final = 12
 _TAG_BYTES: Final = 16
 _KEY_BYTES: Final = 32
@@ -42,52 +50,114 @@ _CN_ID = re.compile(r"\d{17}[\dX]", re.ASCII)
 _ASCII_DIGITS = frozenset("0123456789")
 
 
-class PiiCipher:
-    """AES-256-GCM encryption of PII fields and keyed lookup hashes, from one 32-byte master key."""
+def fingerprint(key: bytes) -> str:
+    """A public fingerprint of ``key`` (32 hex digits); it reveals nothing about the key. Its first
+    :data:`KEY_ID_BYTES` bytes are the key id written into every token."""
+    return hmac.new(key, _FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:32]
 
-    def __init__(self, key: bytes) -> None:
-        if len(key) != _KEY_BYTES:
-            raise PiiError(
-                f"PII key must be {_KEY_BYTES} bytes, got {len(key)} / PII 密钥必须为 {_KEY_BYTES} 字节",
-                details={"length": len(key)},
-            )
+
+def key_id(key: bytes) -> bytes:
+    """The id of ``key`` written into its tokens (the first bytes of its fingerprint)."""
+    return bytes.fromhex(fingerprint(key)[: 2 * KEY_ID_BYTES])
+
+
+def derive_lookup_key(key: bytes) -> bytes:
+    """The lookup (blind index) key derived from a PII key, as every installation had before rotation."""
+    return HKDF(algorithm=hashes.SHA256(), length=_KEY_BYTES, salt=None, info=_LOOKUP_INFO).derive(key)
+
+
+def _check_length(key: bytes, what: str = "PII key") -> None:
+    if len(key) != _KEY_BYTES:
+        raise PiiError(
+            f"{what} must be {_KEY_BYTES} bytes, got {len(key)} / PII 密钥必须为 {_KEY_BYTES} 字节",
+            details={"length": len(key)},
+        )
+
+
+class PiiCipher:
+    """AES-256-GCM encryption of PII fields and keyed lookup hashes.
+
+    ``key`` encrypts; it and the ``retired`` keys decrypt (a token names its key by id). The lookup
+    key is ``lookup_key`` when given, else derived from ``key`` (installations that never rotated)."""
+
+    def __init__(self, key: bytes, *, retired: Iterable[bytes] = (), lookup_key: bytes | None = None) -> None:
+        _check_length(key)
         self._aead = AESGCM(key)
-        self._lookup_key = HKDF(
-            algorithm=hashes.SHA256(), length=_KEY_BYTES, salt=None, info=_LOOKUP_INFO
-        ).derive(key)
+        self._id = key_id(key)
+        self._keys: dict[bytes, AESGCM] = {self._id: self._aead}
+        for old in retired:
+            _check_length(old, "retired PII key")
+            self._keys.setdefault(key_id(old), AESGCM(old))
+        if lookup_key is not None:
+            _check_length(lookup_key, "PII lookup key")
+        self._lookup_key = lookup_key if lookup_key is not None else derive_lookup_key(key)
 
     def __repr__(self) -> str:
         return "PiiCipher(<key hidden>)"
 
+    @property
+    def key_id(self) -> bytes:
+        """The id of the encryption key (see :func:`key_id`)."""
+        return self._id
+
     def encrypt(self, text: str) -> str:
         """Encrypt ``text``; every call uses a fresh random nonce, so equal inputs give different tokens."""
         nonce = os.urandom(_NONCE_BYTES)
-        header = bytes([TOKEN_VERSION])
+        header = bytes([TOKEN_VERSION]) + self._id
         sealed = self._aead.encrypt(nonce, text.encode("utf-8"), header)
         return base64.urlsafe_b64encode(header + nonce + sealed).rstrip(b"=").decode("ascii")
 
-    def decrypt(self, token: str) -> str:
-        """The text sealed in ``token``; PiiError if it is malformed, altered or from another key."""
+    @staticmethod
+    def _raw(token: str) -> bytes:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError) as exc:
             raise PiiError("PII token is not valid base64url / PII 密文格式无效") from exc
         if len(raw) < 1 + _NONCE_BYTES + _TAG_BYTES:
             raise PiiError("PII token is too short / PII 密文过短", details={"length": len(raw)})
-        if raw[0] != TOKEN_VERSION:
+        if raw[0] not in (_V1, TOKEN_VERSION):
             raise PiiError(
                 f"unknown PII token version {raw[0]} / 未知的 PII 密文版本 {raw[0]}",
                 details={"version": raw[0]},
             )
-        header, nonce, sealed = raw[:1], raw[1 : 1 + _NONCE_BYTES], raw[1 + _NONCE_BYTES :]
+        if raw[0] == TOKEN_VERSION and len(raw) < 1 + KEY_ID_BYTES + _NONCE_BYTES + _TAG_BYTES:
+            raise PiiError("PII token is too short / PII 密文过短", details={"length": len(raw)})
+        return raw
+
+    def decrypt(self, token: str) -> str:
+        """The text sealed in ``token``; PiiError if it is malformed, altered or from a key this cipher
+        does not hold."""
+        raw = self._raw(token)
+        if raw[0] == TOKEN_VERSION:
+            cut = 1 + KEY_ID_BYTES
+            header, nonce, sealed = raw[:cut], raw[cut : cut + _NONCE_BYTES], raw[cut + _NONCE_BYTES :]
+            aead = self._keys.get(raw[1:cut])
+            candidates = [] if aead is None else [aead]
+        else:  # version 1 names no key: the current key first, then each retired one
+            header, nonce, sealed = raw[:1], raw[1 : 1 + _NONCE_BYTES], raw[1 + _NONCE_BYTES :]
+            candidates = list(self._keys.values())
+        for aead in candidates:
+            try:
+                return aead.decrypt(nonce, sealed, header).decode("utf-8")
+            except InvalidTag:
+                continue
+        raise PiiError(
+            "cannot decrypt PII: the token was altered or the key is wrong (not the key, nor a retired"
+            " key, of this installation) / 无法解密个人信息：密文被篡改或密钥错误"
+        )
+
+    def is_current(self, token: str) -> bool:
+        """Whether ``token`` is already in the current format under the current key (no re-encryption
+        needed). Says nothing about whether it is authentic."""
         try:
-            plain = self._aead.decrypt(nonce, sealed, header)
-        except InvalidTag:
-            raise PiiError(
-                "cannot decrypt PII: the token was altered or the key is wrong"
-                " / 无法解密个人信息：密文被篡改或密钥错误"
-            ) from None
-        return plain.decode("utf-8")
+            raw = self._raw(token)
+        except PiiError:
+            return False
+        return raw[0] == TOKEN_VERSION and raw[1 : 1 + KEY_ID_BYTES] == self._id
+
+    def reencrypt(self, token: str) -> str:
+        """``token`` under the current key (itself when it already is)."""
+        return token if self.is_current(token) else self.encrypt(self.decrypt(token))
 
     def lookup_hash(self, text: str, kind: str | None = None) -> str:
         """Hex HMAC-SHA256 of the normalised value (see :func:`normalise`), for equality lookups."""
@@ -97,10 +167,11 @@ class PiiCipher:
 
 def cipher_from_settings(settings: Settings | None = None) -> PiiCipher:
     """The cipher for the configured PII key (generated once into the data dir if unset), checked
-    against the fingerprint the database recorded: another key, or a lost key, is refused."""
-    from recoup.keys.service import checked_key
+    against the fingerprint the database recorded: another key, or a lost key, is refused. It also
+    decrypts with the retired keys, and hashes with the installation's stable lookup key."""
+    from recoup.keys.service import keyring
 
-    return PiiCipher(checked_key(settings or get_settings()))
+    return keyring(settings or get_settings())
 
 
 # --- normalisation ---------------------------------------------------------------------------

@@ -175,6 +175,48 @@ class Lake:
             int(metrics.get("num_target_rows_deleted", 0)),
         )
 
+    def rewrite_column(
+        self,
+        name: str,
+        frame: pl.DataFrame,
+        *,
+        key: tuple[str, ...],
+        column: str,
+        as_of: dt.date,
+        metadata: dict[str, str],
+    ) -> int:
+        """Set ``column`` of the rows of ``name`` matched on ``key`` to ``frame``'s values, in one
+        commit tagged with ``as_of`` and ``metadata``; no other column changes (a key rotation
+        re-encrypting a column). Returns the new version."""
+        table = self._table(name)
+        if table is None:
+            raise ValueError(f"lake table {name} does not exist")
+        on = " AND ".join(f"t.{k} = s.{k}" for k in key)
+        props = CommitProperties(custom_metadata={AS_OF_KEY: as_of.isoformat(), **metadata})
+        try:
+            (
+                table.merge(
+                    frame.select([*key, column]).to_arrow(),
+                    on,
+                    source_alias="s",
+                    target_alias="t",
+                    commit_properties=props,
+                )
+                .when_matched_update(updates={column: f"s.{column}"})
+                .execute()
+            )
+        except CommitFailedError as exc:
+            from recoup.locks import LockBusyError
+
+            raise LockBusyError(
+                f"{name}: another writer committed to the lake at the same time ({exc}); nothing was "
+                "changed. Run the command again.",
+                details={"dataset": name},
+            ) from None
+        v = self.version(name)
+        assert v is not None
+        return v
+
 
 class Outputs:
     """The daily cycle's output tables (``account_daily`` …), partitioned by ``as_of``.
