@@ -250,11 +250,7 @@ class Cycle:
                 with session_scope(self.engine) as session:
                     rec = session.get(CycleRun, record.id)
                     assert rec is not None
-                    rec.status, rec.detail, rec.finished_at = (
-                        "failed",
-                        f"{type(exc).__name__}: {exc}"[:2000],
-                        utcnow(),
-                    )
+                    rec.status, rec.detail, rec.finished_at = ("failed", _failure_detail(exc), utcnow())
                     rec.seconds = time.perf_counter() - t0
                 raise
             seconds = time.perf_counter() - t0
@@ -420,3 +416,13 @@ def run_range(
 def status(*, session: Session, limit: int = 50) -> list[CycleRun]:
     stmt = select(CycleRun).order_by(CycleRun.id.desc()).limit(limit)
     return list(session.scalars(stmt))
+
+
+def _failure_detail(exc: BaseException) -> str:
+    """What a failed step records: the error's first line with personal data masked — never a SQL
+    statement's bound parameters (borrower names, phones) that a database error's text carries."""
+    from recoup.pii import mask_text
+
+    cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    lines = str(cause).strip().splitlines()
+    return f"{type(exc).__name__}: {mask_text(lines[0]) if lines else ''}"[:500]
