@@ -96,7 +96,10 @@ def test_every_reported_case_is_a_coded_error_without_traceback(tmp_path: Path) 
         case: tuple[str, list[str], dict[str, str], int, str],
     ) -> tuple[str, subprocess.CompletedProcess[str]]:
         name, argv, extra, _status, _code = case
-        env = base | {k: v.format(**fmt) for k, v in extra.items() if k != "__cwd"}
+        # A data directory per case: two first commands on one fresh SQLite database would race to
+        # create it (the loser gets db.busy, exit 75), which is not what these cases are about.
+        env = base | {"RECOUP_DATA_DIR": str(tmp_path / f"data-{name}")}
+        env |= {k: v.format(**fmt) for k, v in extra.items() if k != "__cwd"}
         cwd = extra.get("__cwd", "{root}").format(**fmt)
         return name, _run([a.format(**fmt) for a in argv], env, cwd)
 
