@@ -131,3 +131,18 @@ def test_json_means_json_for_errors_too(tmp_path: Path, argv: list[str]) -> None
     envelope = json.loads(proc.stderr.strip().splitlines()[-1])
     assert set(envelope["error"]) == {"code", "message", "details"}
     assert "Traceback" not in proc.stderr
+
+
+def test_two_first_commands_on_a_fresh_database_both_succeed(tmp_path: Path) -> None:
+    """Migrations run one process at a time: the second waits for the first instead of db.busy."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECOUP_")}
+    env["RECOUP_DATA_DIR"] = str(tmp_path / "data")
+    procs = [
+        subprocess.Popen(
+            [RECOUP, "cycle", "status"], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(3)
+    ]
+    for p in procs:
+        _out, err = p.communicate(timeout=180)
+        assert p.returncode == 0, err.decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from alembic import command
@@ -21,9 +22,21 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` on ``engine``'s database."""
+    """Apply migrations up to ``revision`` on ``engine``'s database, one process at a time: two
+    commands started together on a fresh database would otherwise race to create it."""
+    from recoup.locks import exclusive
+
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database).resolve()
+        where, name = path.parent, f"migrate-{path.name}"
+    else:  # PostgreSQL (the advisory lock serialises machines) or an in-memory database
+        where, name = Path(tempfile.gettempdir()) / "recoup", "migrate"
     cfg = alembic_config()
-    with engine.begin() as conn:
+    with (
+        exclusive(name, data_dir=where, bind=engine, wait_s=300, what="database migration"),
+        engine.begin() as conn,
+    ):
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
