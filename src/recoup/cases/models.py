@@ -1,6 +1,7 @@
-"""The minimal case: a borrower's accounts in collections, its grade and its open/closed dates.
+"""The case: a borrower's accounts in collections, its grade, its lifecycle state and its history.
 
-The case-management issue grows it (queues, assignment, promises, plans).
+``state`` follows the table of :mod:`recoup.cases.lifecycle`; ``status`` is kept in step with it
+("open" while the case is collectable, else "closed") for the daily cycle's intake.
 """
 
 from __future__ import annotations
@@ -19,10 +20,28 @@ class Case(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     borrower_id: Mapped[int] = mapped_column(ForeignKey("borrower.id"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="open")  # open / closed
+    state: Mapped[str] = mapped_column(String(20), default="intake", index=True)  # lifecycle.CaseState
+    state_since: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    state_due: Mapped[dt.date | None] = mapped_column(Date, index=True)  # the state's deadline
     grade: Mapped[int] = mapped_column(Integer)
     grade_rule: Mapped[str] = mapped_column(String(60))
     opened_on: Mapped[dt.date] = mapped_column(Date)
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
-    close_reason: Mapped[str | None] = mapped_column(String(30))  # cured / paid_off
+    close_reason: Mapped[str | None] = mapped_column(String(30))  # lifecycle.CloseReason
     config_version: Mapped[str] = mapped_column(String(100), default="")
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CaseTransition(Base):
+    """One recorded move of a case (``from_state`` is None for the intake that opened it)."""
+
+    __tablename__ = "case_transition"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("collection_case.id"), index=True)
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(120))  # the username (as in the ledger) or "cycle"
+    reason: Mapped[str] = mapped_column(String(500))
+    close_reason: Mapped[str | None] = mapped_column(String(30))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
