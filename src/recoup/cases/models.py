@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from recoup.db import Base, UTCDateTime, utcnow
@@ -45,3 +45,26 @@ class CaseTransition(Base):
     reason: Mapped[str] = mapped_column(String(500))
     close_reason: Mapped[str | None] = mapped_column(String(30))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PromiseToPay(Base):
+    """A promise to pay (承诺还款) recorded on a case; judged by :func:`recoup.cases.promises.judge_promises`.
+
+    ``made_on`` is the date of ``made_at`` in the timezone it was given in (the borrower's or the
+    lender's). ``status`` is a :class:`recoup.cases.promises.Status` value.
+    """
+
+    __tablename__ = "promise_to_pay"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("collection_case.id"), index=True)
+    made_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    made_on: Mapped[dt.date] = mapped_column(Date)
+    by: Mapped[str] = mapped_column(String(20))  # debtor / third_party
+    amount: Mapped[int] = mapped_column(BigInteger)  # minor units
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    kept_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    recording_ref: Mapped[str | None] = mapped_column(String(200))
+    made_by: Mapped[str] = mapped_column(String(120))
+    judged_as_of: Mapped[dt.date | None] = mapped_column(Date)
