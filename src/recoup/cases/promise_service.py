@@ -31,10 +31,13 @@ __all__ = [
     "HORIZON_DAYS",
     "LATE_EXTRACT_DAYS",
     "MIN_AMOUNT",
+    "PROMISE_FACTS_DAYS",
+    "PROMISE_FACTS_SCHEMA",
     "PromiseRefusedError",
     "check_promise",
     "do_judge_promises",
     "do_make_promise",
+    "promise_facts",
 ]
 
 #: The smallest promise accepted, in minor units (1.00).
@@ -307,3 +310,49 @@ def do_judge_promises(as_of: dt.date, *, session: Session, book: Book) -> dict[s
             session.expire(obj)
     counts = judged.group_by("status").len()
     return dict(zip(counts.get_column("status").to_list(), counts.get_column("len").to_list(), strict=True))
+
+
+#: The lake's ``promise_facts`` columns (one partition per ``as_of``; ``borrower_id`` is the external id).
+PROMISE_FACTS_SCHEMA: dict[str, pl.DataType] = {
+    "as_of": pl.Date(),
+    "promise_id": pl.Int64(),
+    "case_id": pl.Int64(),
+    "borrower_id": pl.String(),
+    "by": pl.String(),
+    "status": pl.String(),
+    "amount": pl.Int64(),
+    "made_on": pl.Date(),
+    "due_date": pl.Date(),
+}
+#: A day's ``promise_facts`` hold the pending promises and those due in the last this many days.
+PROMISE_FACTS_DAYS = 90
+
+
+def promise_facts(*, session: Session, as_of: dt.date) -> pl.DataFrame:
+    """The promises made on or before ``as_of`` that are still pending or fell due in the last
+    :data:`PROMISE_FACTS_DAYS` days, with their status in the database now, for the lake."""
+    since = as_of - dt.timedelta(days=PROMISE_FACTS_DAYS)
+    rows = session.execute(
+        select(
+            PromiseToPay.id,
+            PromiseToPay.case_id,
+            Borrower.external_id,
+            PromiseToPay.by,
+            PromiseToPay.status,
+            PromiseToPay.amount,
+            PromiseToPay.made_on,
+            PromiseToPay.due_date,
+        )
+        .join(Case, Case.id == PromiseToPay.case_id)
+        .join(Borrower, Borrower.id == Case.borrower_id)
+        .where(
+            PromiseToPay.made_on <= as_of,
+            or_(PromiseToPay.status.in_(_OPEN), PromiseToPay.due_date >= since),
+        )
+        .order_by(PromiseToPay.case_id, PromiseToPay.id)
+    ).all()
+    cols = list(PROMISE_FACTS_SCHEMA)[1:]
+    frame = pl.DataFrame(
+        [tuple(r) for r in rows], schema={c: PROMISE_FACTS_SCHEMA[c] for c in cols}, orient="row"
+    )
+    return frame.with_columns(pl.lit(as_of, pl.Date()).alias("as_of")).select(list(PROMISE_FACTS_SCHEMA))

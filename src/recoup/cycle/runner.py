@@ -4,8 +4,9 @@ without counting anything twice.
 
 Steps:
 
-0. ``facts`` — copy the DB facts as of D that kernels use (contact attempts, promises, plans, holds)
-   into the lake. None of those tables exist yet (later issues add them); the step records 0 rows.
+0. ``facts`` — copy the DB facts as of D that kernels use into the lake: the day's contact attempts
+   (``contact_attempts``) and the promises to pay pending or due in the last 90 days, with their status
+   as last judged (``promise_facts``), so a replay reads the same facts. (Plans and holds: later.)
 1. ``delinquency`` — the delinquency kernel over the book as of D and the previous day's
    ``account_daily``; D's partition of ``account_daily`` is replaced in one commit.
 2. ``features`` — scoring features per loan (``recoup.scoring.features``), D's partition of
@@ -13,12 +14,13 @@ Steps:
 3. ``scoring`` — accounts in collections scored with the champion self-cure model (if one is
    promoted), with their top 3 reasons and the model version, and segmented (mild / severe / extremely
    severe) by the ``segment`` decision table; D's partition of ``scores`` replaced in one commit.
-4. ``intake`` — accounts in collections are mirrored into the DB; one case per borrower opens,
-   is graded, or closes with its reason.
+4. ``intake`` — the stored promises to pay are judged against D's book, then accounts in collections
+   are mirrored into the DB; one case per borrower opens, is graded, or closes with its reason.
 5. ``decisions`` — every account in collections gets its decision from the current strategy version
-   (and experiment arm): D's partition of ``decisions`` is replaced in one commit, then, in one DB
-   transaction, messages are enqueued in the outbox and calls, visits, letters, legal reviews and
-   placements become ``work_task`` rows (``recoup.strategy``).
+   (and experiment arm), with ``has_promise`` and ``broken_promises`` from D's ``promise_facts``: D's
+   partition of ``decisions`` is replaced in one commit, then, in one DB transaction, messages are
+   enqueued in the outbox and calls, visits, letters, legal reviews and placements become
+   ``work_task`` rows (``recoup.strategy``).
 
 **One cycle at a time, never beside an import.** A run holds the lock named ``import`` (see
 :mod:`recoup.locks`) from before it reads the manifest until its last step has committed: the same
@@ -55,6 +57,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from recoup import rules
+from recoup.cases.promise_service import do_judge_promises, promise_facts
 from recoup.cases.service import do_intake
 from recoup.cases.tables import CASE_GRADE
 from recoup.config import get_settings
@@ -270,11 +273,17 @@ class Cycle:
 
     # -- steps: each returns (rows, detail) and is idempotent for its date ---------------------------
     def step_facts(self, as_of: dt.date) -> tuple[int, str]:
-        """Copy the day's contact attempts (by everyone) from the DB into the lake for the later steps."""
+        """Copy the day's contact attempts (by everyone) and the promises to pay from the DB into the
+        lake for the later steps."""
         with session_scope(self.engine) as session:
             attempts = attempt_facts(session=session, as_of=as_of, timezone=get_settings().timezone)
+            promises = promise_facts(session=session, as_of=as_of)
         version = self.out.replace("contact_attempts", attempts, as_of=as_of)
-        return attempts.height, f"{attempts.height} contact attempts; contact_attempts version {version}"
+        p_version = self.out.replace("promise_facts", promises, as_of=as_of)
+        return attempts.height + promises.height, (
+            f"{attempts.height} contact attempts; contact_attempts version {version}; "
+            f"{promises.height} promises; promise_facts version {p_version}"
+        )
 
     def step_delinquency(self, as_of: dt.date) -> tuple[int, str]:
         with session_scope(self.engine) as session:
@@ -324,10 +333,12 @@ class Cycle:
             raise RuntimeError(f"account_daily has no partition for {as_of}")
         with session_scope(self.engine) as session:
             book = self._book(as_of, session)
+            judged = do_judge_promises(as_of, session=session, book=book)
             res = do_intake(daily, book, session=session, as_of=as_of, grade_table=self.case_grade)
+        promises = ", ".join(f"{n} {s}" for s, n in sorted(judged.items())) or "none"
         return res.accounts_open, (
             f"{res.cases_open} open cases ({res.opened} opened, {res.closed} closed today); "
-            f"{res.accounts_open} accounts in collections"
+            f"{res.accounts_open} accounts in collections; promises judged: {promises}"
         )
 
     def _recent_attempts(self, as_of: dt.date, days: int = 30) -> pl.DataFrame | None:
@@ -350,7 +361,9 @@ class Cycle:
             book = self._book(as_of, session)
             plan = load_plan(session=session)  # saves the default strategy as v1 on first use
         customers = book.scan("borrowers").select("borrower_id", "customer_type").collect()
-        frame = strategy_kernel.decision_frame(daily, scores, customers, self._recent_attempts(as_of))
+        frame = strategy_kernel.decision_frame(
+            daily, scores, customers, self._recent_attempts(as_of), self.out.read("promise_facts", as_of)
+        )
         # Expected values under the installed response model (docs/cycle-value.md); a model file that
         # cannot be used must not stop the day's actions: the decisions go out without values.
         model_path = get_settings().response_model

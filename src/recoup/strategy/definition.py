@@ -60,7 +60,8 @@ INPUTS: dict[str, rules.InputType] = {
     "customer_type": "str",
     "product_type": "str",
     "written_off": "bool",
-    "has_promise": "bool",
+    "has_promise": "bool",  # a debtor promise pending on D (made_on <= D <= due_date)
+    "broken_promises": "int",  # the borrower's promises broken in the last 90 days
     "last_outcome": "str",
     "preferred_channel": "str",
 }

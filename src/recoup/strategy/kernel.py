@@ -98,15 +98,34 @@ def last_outcomes(attempts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def promise_inputs(promises: pl.DataFrame, as_of: dt.date, broken_days: int = 90) -> pl.DataFrame:
+    """Per borrower (``borrower_id``, ``has_promise``, ``broken_promises``) from the facts step's
+    ``promise_facts``: a debtor promise ``pending`` on D (made_on <= D <= due_date), and the count of
+    promises ``broken`` that fell due in the last ``broken_days`` days."""
+    d = pl.lit(as_of, pl.Date)
+    pending = (
+        (pl.col("status") == "pending")
+        & (pl.col("by") == "debtor")
+        & (pl.col("made_on") <= d)
+        & (pl.col("due_date") >= d)
+    )
+    broken = (pl.col("status") == "broken") & (pl.col("due_date") >= d - pl.duration(days=broken_days))
+    return promises.group_by("borrower_id").agg(
+        pending.any().alias("has_promise"), broken.sum().cast(pl.Int64).alias("broken_promises")
+    )
+
+
 def decision_frame(
     daily: pl.DataFrame,
     scores: pl.DataFrame | None,
     customers: pl.DataFrame,
     attempts: pl.DataFrame | None = None,
+    promises: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Accounts in collections on D with what strategies test: ``account_daily`` + segment and score from
     ``scores`` + the borrower's customer type + the last contact outcome from recent ``attempts`` (the
-    facts step's ``contact_attempts``). Promises and stated preferences are defaults until they exist."""
+    facts step's ``contact_attempts``) + ``has_promise`` and ``broken_promises`` from D's ``promises``
+    (the facts step's ``promise_facts``). Stated preferences are defaults until they exist."""
     coll = daily.filter(pl.col("in_collections")).select(
         "as_of",
         "loan_id",
@@ -127,12 +146,17 @@ def decision_frame(
     coll = coll.join(customers.select("borrower_id", "customer_type"), on="borrower_id", how="left")
     if attempts is not None and attempts.height:
         coll = coll.join(last_outcomes(attempts), on="loan_id", how="left")
+    if promises is not None and promises.height:
+        as_of = daily.get_column("as_of")[0] if daily.height else None
+        if as_of is not None:
+            coll = coll.join(promise_inputs(promises, as_of), on="borrower_id", how="left")
     return coll
 
 
 def prepare(frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     """Add every input a strategy may test that ``frame`` lacks: ``days_in_bucket`` from ``bucket_since``,
-    ``dpd_parity`` from ``dpd``, ``has_promise`` false, ``customer_type`` individual, the rest null."""
+    ``dpd_parity`` from ``dpd``, ``has_promise`` false, ``broken_promises`` 0, ``customer_type``
+    individual, the rest null."""
     cols = set(frame.columns)
     add: list[pl.Expr] = [pl.lit(as_of, pl.Date).alias("as_of")]
     if "borrower_id" not in cols:
@@ -154,6 +178,7 @@ def prepare(frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
         )
     fills = {
         "has_promise": pl.lit(False),
+        "broken_promises": pl.lit(0),
         "written_off": pl.lit(False),
         "customer_type": pl.lit("individual"),
     }
@@ -164,6 +189,7 @@ def prepare(frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     out = frame.with_columns(add)
     return out.with_columns(
         pl.col("has_promise").fill_null(False),
+        pl.col("broken_promises").fill_null(0),
         pl.col("customer_type").fill_null("individual"),
         pl.col("loan_id").cast(pl.String),
         pl.col("borrower_id").cast(pl.String),
