@@ -107,7 +107,7 @@ def _as_recoup_error(exc: Exception) -> RecoupError:
         busy = _database_busy(exc)
         if busy is not None:
             return busy
-        reason = _first_line(getattr(exc, "orig", None) or exc)
+        reason = _first_line(exc)
         return DatabaseUnavailableError(
             f"cannot use the database: {reason}. Check RECOUP_DATABASE_URL and that the server is running. "
             "无法连接数据库。",
@@ -119,7 +119,7 @@ def _as_recoup_error(exc: Exception) -> RecoupError:
             "postgresql+psycopg://user@host/db) · 数据库地址无效"
         )
     if isinstance(exc, SQLAlchemyError):  # the statement and its parameters are never shown
-        reason = _first_line(getattr(exc, "orig", None) or exc)
+        reason = _first_line(exc)
         return DatabaseUnavailableError(f"database error: {reason} · 数据库错误", details={"reason": reason})
     if isinstance(exc, OSError):
         where = exc.filename if exc.filename is not None else ""
@@ -140,10 +140,9 @@ def _as_recoup_error(exc: Exception) -> RecoupError:
 
 
 def _first_line(exc: object) -> str:
-    from recoup.pii import mask_text
+    from recoup.pii import error_line
 
-    lines = str(exc).strip().splitlines()
-    return mask_text(lines[0])[:300] if lines else type(exc).__name__
+    return error_line(exc)[:300] or type(exc).__name__
 
 
 def _crash_log(exc: Exception) -> str:

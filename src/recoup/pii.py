@@ -331,6 +331,14 @@ def mask_text(text: str) -> str:
     return _LOG_MOBILE.sub(lambda m: (m.group("cc") or "") + m.group("head") + "****" + m.group("tail"), text)
 
 
+def error_line(exc: object) -> str:
+    """An error as one masked line: the driver's error under a SQLAlchemy wrapper, first line only —
+    never the statement or its bound parameters (names, phones) that the rest of the text carries."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines()
+    return mask_text(lines[0]) if lines else ""
+
+
 class PiiLogFilter(logging.Filter):
     """Masks Chinese mobile numbers and ID numbers in a record's message, arguments and traceback.
 

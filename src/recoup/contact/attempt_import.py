@@ -36,7 +36,7 @@ from recoup.contact.models import ContactAttempt
 from recoup.contact.service import do_record_attempt
 from recoup.contact.vocab import AttemptOutcome, Channel, DestinationKind, Disposition, Party
 from recoup.errors import ImportColumnError, ImportRowsError
-from recoup.pii import PiiCipher
+from recoup.pii import PiiCipher, cipher_from_settings
 from recoup.portfolio.readers import ROW, read_table
 
 __all__ = ["AttemptImport", "do_import_attempts"]
@@ -163,6 +163,8 @@ def do_import_attempts(
             )
         )
     added = 0
+    # One cipher for the file: building it checks the key against the database, not work for each row.
+    cipher = cipher or (cipher_from_settings() if rows else None)
     for i, (r, external) in enumerate(zip(rows, externals, strict=True)):
         if external in existing:
             continue

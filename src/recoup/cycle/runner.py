@@ -434,8 +434,6 @@ def status(*, session: Session, limit: int = 50) -> list[CycleRun]:
 def _failure_detail(exc: BaseException) -> str:
     """What a failed step records: the error's first line with personal data masked — never a SQL
     statement's bound parameters (borrower names, phones) that a database error's text carries."""
-    from recoup.pii import mask_text
+    from recoup.pii import error_line
 
-    cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
-    lines = str(cause).strip().splitlines()
-    return f"{type(exc).__name__}: {mask_text(lines[0]) if lines else ''}"[:500]
+    return f"{type(exc).__name__}: {error_line(exc)}"[:500]
