@@ -102,6 +102,9 @@ class Settings(BaseSettings):
         default=60.0, gt=0, le=86_400, description="First retry delay; doubles per try (with jitter)."
     )
     dispatch_backoff_max_seconds: float = Field(default=6 * 3600.0, gt=0, le=7 * 86_400)
+    api_token_minutes: int = Field(
+        default=480, ge=5, le=7 * 24 * 60, description="How long an API access token from a sign-in lasts."
+    )
     planner: Literal["tables", "optimised"] = Field(
         default="tables",
         description="Who decides the day: the strategy tables (with experiments), or the optimised plan "

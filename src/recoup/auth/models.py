@@ -53,3 +53,21 @@ class AppUser(Base):
 
     def __repr__(self) -> str:  # never the hash
         return f"AppUser(username={self.username!r})"
+
+
+class ApiToken(Base):
+    """A bearer token: ``access`` (from ``POST /api/v1/auth/token``, expires) or ``personal`` (for an
+    integration, named, revocable). Only the SHA-256 of the token is stored; ``prefix`` identifies it."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # access / personal
+    name: Mapped[str] = mapped_column(String(80), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

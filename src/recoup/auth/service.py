@@ -18,18 +18,23 @@ from sqlalchemy.orm import Session
 from recoup.auth.models import AppUser, Role
 from recoup.errors import AuthError, ConflictError
 
-#: Every permission the app checks, with what it allows.
+#: Every permission the app checks, with what it allows. Together with :data:`DEFAULT_ROLES` this is
+#: THE permission table (role × action): the API's routes, the CLI and the tests all read it.
 PERMISSIONS: Final[dict[str, str]] = {
     "pii.unmask": "see full ID numbers, phones, emails and addresses (each view is audited)",
     "import.run": "import lender extracts into the lake",
     "cycle.run": "run or rerun the daily cycle",
     "config.edit": "edit strategies, buckets, segments, templates and policies",
-    "case.view": "see cases and accounts",
-    "case.work": "log contacts, promises to pay and notes on cases",
+    "case.view": "see the cases one holds or has a task on",
+    "case.view_team": "see the cases held by one's team (team leads)",
+    "case.view_all": "see every case",
+    "case.work": "log contacts, promises to pay and notes on cases; work one's task queue",
     "case.assign": "allocate cases to queues, collectors and agencies",
+    "case.stop": "stop and resume collection on a case (停催 / 复催)",
     "case.legal": "move cases into and through legal action and asset disposal",
     "case.close": "close cases (writing off or selling also needs legal.manage)",
     "case.archive": "archive closed cases",
+    "visit.approve": "approve field visits (外访)",
     "plan.approve": "approve repayment plans, settlements and waivers",
     "legal.manage": "open and manage legal matters, collateral and write-offs",
     "agency.manage": "place and recall cases, manage agencies and commissions",
@@ -41,15 +46,19 @@ PERMISSIONS: Final[dict[str, str]] = {
 }
 
 #: The roles every installation starts with (name → permissions). ``*`` grants everything.
+#: A role with ``case.view`` only sees what it holds (collector, field agent, agency user).
 DEFAULT_ROLES: Final[dict[str, list[str]]] = {
     "admin": ["*"],
     "manager": [
         "case.view",
+        "case.view_all",
         "case.work",
         "case.assign",
+        "case.stop",
         "case.legal",
         "case.close",
         "case.archive",
+        "visit.approve",
         "plan.approve",
         "agency.manage",
         "config.edit",
@@ -58,9 +67,15 @@ DEFAULT_ROLES: Final[dict[str, list[str]]] = {
         "report.view",
         "pii.unmask",
     ],
+    "analyst": ["case.view", "case.view_all", "config.edit", "report.view"],
+    "team_lead": ["case.view", "case.view_team", "case.work", "case.assign", "visit.approve", "report.view"],
     "collector": ["case.view", "case.work"],
+    "field_agent": ["case.view", "case.work"],
+    "legal": ["case.view", "case.view_all", "case.work", "case.legal", "legal.manage", "report.view"],
     "compliance": [
         "case.view",
+        "case.view_all",
+        "case.stop",
         "complaint.handle",
         "audit.view",
         "ledger.verify",
@@ -68,7 +83,7 @@ DEFAULT_ROLES: Final[dict[str, list[str]]] = {
         "pii.unmask",
     ],
     "agency": ["case.view", "case.work"],
-    "auditor": ["case.view", "audit.view", "ledger.verify", "report.view"],
+    "auditor": ["case.view", "case.view_all", "audit.view", "ledger.verify", "report.view"],
 }
 
 LOCALES: Final = ("zh_CN", "en")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from recoup.db import Base, UTCDateTime, utcnow
@@ -29,6 +29,9 @@ class Case(Base):
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
     close_reason: Mapped[str | None] = mapped_column(String(30))  # lifecycle.CloseReason
     config_version: Mapped[str] = mapped_column(String(100), default="")
+    holder_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    held_since: Mapped[dt.date | None] = mapped_column(Date)
+    period_end: Mapped[dt.date | None] = mapped_column(Date)  # the end of the holder's period
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -68,3 +71,66 @@ class PromiseToPay(Base):
     recording_ref: Mapped[str | None] = mapped_column(String(200))
     made_by: Mapped[str] = mapped_column(String(120))
     judged_as_of: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class Team(Base):
+    """A team of people working cases: collection (by bucket), field, skip trace, legal, verification,
+    or an agency's staff. ``lead_id`` is its team lead, who gets the team's overdue-deadline tasks."""
+
+    __tablename__ = "team"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="collection")  # floor.TeamKind
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+
+class WorkerProfile(Base):
+    """What allocation needs to know of a person who holds cases: team, kind, the pools they serve,
+    skills, caseload cap, performance weight and daily minutes (collectors, field agents, agency users)."""
+
+    __tablename__ = "worker_profile"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="collector")  # collector / field_agent / agency
+    pools: Mapped[list[str]] = mapped_column(JSON, default=list)
+    skills: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)  # language/product/region
+    cap: Mapped[int] = mapped_column(Integer, default=500)
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    daily_minutes: Mapped[int] = mapped_column(Integer, default=420)
+    agency_code: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AllocationBatch(Base):
+    """One run of allocation (分案): daily, month-start, mid-month top-up or manual."""
+
+    __tablename__ = "allocation_batch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    as_of: Mapped[dt.date] = mapped_column(Date, index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    method: Mapped[str] = mapped_column(String(20))
+    rule_version: Mapped[str] = mapped_column(String(120))
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+
+
+class CaseHolding(Base):
+    """Who held a case when (holder history): ``start_date`` ≤ d < ``end_date`` (open when null)."""
+
+    __tablename__ = "case_holding"
+    __table_args__ = (Index("ix_case_holding_holder_open", "holder_id", "end_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("collection_case.id"), index=True)
+    holder_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("allocation_batch.id"))
+    reason: Mapped[str] = mapped_column(String(20))  # allocated / retained / returned / manual
+    rule: Mapped[str | None] = mapped_column(String(60))
+    ended_reason: Mapped[str | None] = mapped_column(String(30))
+    allocated_amount: Mapped[int] = mapped_column(BigInteger, default=0)  # overdue amount at allocation

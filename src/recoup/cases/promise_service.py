@@ -76,12 +76,14 @@ def check_promise(
     bucket: str | None = None,
     min_amount: int = MIN_AMOUNT,
     horizon_days: Mapping[str, int] = HORIZON_DAYS,
+    period_end: dt.date | None = None,
 ) -> None:
     """Raise :class:`PromiseRefusedError` naming the first rule the promise breaks.
 
     Rules: ``case_state`` (not on a closed or archived case), ``by``, ``amount_positive``,
-    ``amount_minimum``, ``due_before_made`` (due_date >= made_on) and ``horizon`` (due_date - made_on at
-    most ``horizon_days[bucket]``, else ``horizon_days["*"]``).
+    ``amount_minimum``, ``due_before_made`` (due_date >= made_on), ``horizon`` (due_date - made_on at
+    most ``horizon_days[bucket]``, else ``horizon_days["*"]``) and ``period_end`` (never past the end of
+    the holder's period, when the case has one).
     """
     if case_state in REFUSING_STATES:
         raise _refuse("case_state", f"a {case_state} case takes no promise", state=case_state)
@@ -110,6 +112,14 @@ def check_promise(
             cap=cap,
             bucket=bucket,
         )
+    if period_end is not None and due_date > period_end:
+        raise _refuse(
+            "period_end",
+            f"due date {due_date.isoformat()} is after the end of the holder's period "
+            f"{period_end.isoformat()}",
+            due_date=due_date.isoformat(),
+            period_end=period_end.isoformat(),
+        )
 
 
 def do_make_promise(
@@ -124,6 +134,7 @@ def do_make_promise(
     tz: str | dt.tzinfo,
     recording_ref: str | None = None,
     bucket: str | None = None,
+    period_end: dt.date | None = None,
 ) -> PromiseToPay:
     """Record a promise on case ``case_id`` (``amount`` in minor units). Flushes, never commits.
 
@@ -142,7 +153,13 @@ def do_make_promise(
         raise NotFoundError(f"no case {case_id}", details={"case_id": case_id})
     made_on = made_at.astimezone(zone).date()
     check_promise(
-        case_state=case.state, by=by, amount=amount, made_on=made_on, due_date=due_date, bucket=bucket
+        case_state=case.state,
+        by=by,
+        amount=amount,
+        made_on=made_on,
+        due_date=due_date,
+        bucket=bucket,
+        period_end=period_end,
     )
     rescheduled: list[int] = []
     if by == By.DEBTOR.value:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from recoup.db import Base, UTCDateTime, utcnow
@@ -14,9 +14,10 @@ from recoup.db import Base, UTCDateTime, utcnow
 class WorkTask(Base):
     """A task planned by a strategy node for an account on a day.
 
-    ``status``: ``open`` → ``done`` or ``cancelled`` (``status_reason`` says why, e.g. superseded by a
-    later day's decisions). ``reason`` holds the decision's reasons, and for a message that could not be
-    sent (no destination, no template, a rendering the linter rejected) why a person must act instead.
+    ``status``: ``open`` → ``in_progress`` → ``done`` or ``cancelled`` (``status_reason`` says why, e.g.
+    superseded by a later day's decisions). ``reason`` holds the decision's reasons, and for a message
+    that could not be sent (no destination, no template, a rendering the linter rejected) why a person must
+    act instead.
     """
 
     __tablename__ = "work_task"
@@ -38,7 +39,18 @@ class WorkTask(Base):
     node: Mapped[str] = mapped_column(String(60))
     arm: Mapped[str] = mapped_column(String(40))
     reason: Mapped[str] = mapped_column(String(1000), default="")
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open / done / cancelled
+    # open / in_progress / done / cancelled
+    status: Mapped[str] = mapped_column(String(20), default="open")
     status_reason: Mapped[str | None] = mapped_column(String(200))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("collection_case.id"), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("team.id"))
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    result: Mapped[str | None] = mapped_column(String(30))  # the outcome logged when done
+    note: Mapped[str | None] = mapped_column(String(1000))
+    expected_value: Mapped[float | None] = mapped_column(Float)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("contact_attempt.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,62 @@
+"""Who may see which case: the one visibility rule for the API, the pages and the CLI.
+
+``case.view_all`` sees every case; ``case.view_team`` the cases held by members of the teams one leads
+or belongs to; plain ``case.view`` (collectors, field agents, agency users) only the cases one holds or
+has an open task on. A case one may not see does not exist for that user: 404, never 403.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import CompoundSelect, Select, exists, or_, select
+from sqlalchemy.orm import Session
+
+from recoup.auth.models import AppUser
+from recoup.auth.service import has_permission
+from recoup.cases.models import Case, Team, WorkerProfile
+from recoup.errors import NotFoundError
+from recoup.strategy.models import WorkTask
+
+#: A task that still lets its assignee see the case.
+LIVE_TASK = ("open", "in_progress")
+
+
+def effective_permissions(user: AppUser) -> frozenset[str]:
+    """Every permission of the table ``user`` holds (``*`` and ``prefix.*`` expanded)."""
+    from recoup.auth.service import PERMISSIONS
+
+    return frozenset(p for p in PERMISSIONS if has_permission(user, p))
+
+
+def team_member_ids(user: AppUser) -> CompoundSelect[int]:
+    """User ids in the teams ``user`` leads or belongs to (``user`` included)."""
+    led = select(Team.id).where(Team.lead_id == user.id)
+    own = select(WorkerProfile.team_id).where(WorkerProfile.user_id == user.id)
+    return (
+        select(WorkerProfile.user_id)
+        .where(or_(WorkerProfile.team_id.in_(led), WorkerProfile.team_id.in_(own)))
+        .union(select(AppUser.id).where(AppUser.id == user.id))
+    )
+
+
+def visible_cases(user: AppUser) -> Select[Case]:
+    """A query of the cases ``user`` may see (empty without ``case.view``)."""
+    query = select(Case)
+    if has_permission(user, "case.view_all"):
+        return query
+    if not has_permission(user, "case.view"):
+        return query.where(Case.id.is_(None))
+    holders = team_member_ids(user) if has_permission(user, "case.view_team") else None
+    tasked = exists().where(
+        WorkTask.case_id == Case.id, WorkTask.assignee_id == user.id, WorkTask.status.in_(LIVE_TASK)
+    )
+    held = Case.holder_id.in_(holders) if holders is not None else Case.holder_id == user.id
+    return query.where(or_(held, tasked))
+
+
+def get_visible_case(case_id: int, user: AppUser, *, session: Session) -> Case:
+    """Case ``case_id`` if ``user`` may see it; :class:`NotFoundError` (404) otherwise, whether it
+    exists or not, so a collector cannot probe for other holders' cases."""
+    case = session.scalars(visible_cases(user).where(Case.id == case_id)).one_or_none()
+    if case is None:
+        raise NotFoundError(f"no case {case_id} / 案件 {case_id} 不存在", details={"case_id": case_id})
+    return case

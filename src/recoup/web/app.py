@@ -1,0 +1,124 @@
+"""The app factory: routers, the one error envelope for every 4xx/5xx, OpenAPI at ``/openapi.json``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from recoup.config import Settings, get_settings
+from recoup.db import get_engine, session_scope
+from recoup.errors import RecoupError
+from recoup.web.deps import SessionFactory, permission_of
+
+log = logging.getLogger("recoup.web")
+
+API = "/api/v1"
+
+
+def _envelope(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+_HTTP_CODES = {404: "not_found", 405: "http.method_not_allowed", 401: "auth.failed", 403: "auth.forbidden"}
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RecoupError)
+    async def _recoup(_request: Request, exc: RecoupError) -> JSONResponse:
+        return _envelope(exc.http_status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "location": ".".join(str(p) for p in e.get("loc", ())),
+                "message": e.get("msg", ""),
+                "type": e.get("type"),
+            }
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"location": "", "message": ""}
+        return _envelope(
+            422,
+            "request.invalid",
+            f"invalid request: {first['location']}: {first['message']} / 请求无效",
+            {"errors": errors},
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, f"http.{exc.status_code}")
+        message = "not found / 未找到" if exc.status_code == 404 else str(exc.detail)
+        return _envelope(exc.status_code, code, message)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        # Never a traceback to the client; the log line carries the type only (no PII from messages).
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        return _envelope(
+            500, "internal.error", "internal error; the operator can find it in the log / 内部错误"
+        )
+
+
+def create_app(settings: Settings | None = None, *, session_factory: SessionFactory | None = None) -> FastAPI:
+    """The app on ``settings``' database (or on ``session_factory``'s sessions, for tests)."""
+    s = settings or get_settings()
+    app = FastAPI(
+        title="recoup",
+        version=version("recoup"),
+        description="Post-loan management and collections API · 贷后管理与催收 API",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = s
+    if session_factory is None:
+        engine = get_engine(s)
+
+        def session_factory() -> Any:
+            return session_scope(engine)
+
+    app.state.session_factory = session_factory
+    _install_error_handlers(app)
+
+    for router in api_routers():
+        app.include_router(router, prefix=API)
+    return app
+
+
+def api_routers() -> list[APIRouter]:
+    """Every domain's API router (each mounted under :data:`API`)."""
+    from recoup.auth.views import router as auth_router
+    from recoup.cases.views import router as cases_router
+
+    return [auth_router, cases_router]
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    """One API operation: its method, full path and the permission it requires (None: open)."""
+
+    method: str
+    path: str
+    permission: str | None
+
+
+def api_operations() -> list[RouteInfo]:
+    """Every operation of the API with its permission, read from the routes themselves."""
+    return [
+        RouteInfo(method, API + route.path, permission_of(route))
+        for router in api_routers()
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in sorted(route.methods or ())
+    ]

@@ -1,0 +1,83 @@
+"""Request dependencies: the unit of work, the signed-in user and the permission a route needs.
+
+Every route that needs a user names ONE permission with :func:`require`; :func:`permission_of` reads it
+back from the route, so the tests walk every route against every role of the permission table
+(:data:`recoup.auth.service.PERMISSIONS` × :data:`recoup.auth.service.DEFAULT_ROLES`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from recoup.auth.models import AppUser
+from recoup.auth.service import PERMISSIONS, has_permission
+from recoup.auth.tokens import TokenError, resolve_token
+from recoup.errors import AuthError, RecoupError
+
+SessionFactory = Callable[[], AbstractContextManager[Session]]
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+class ForbiddenError(AuthError):
+    """The signed-in user lacks the permission the route requires."""
+
+    code = "auth.forbidden"
+    http_status = 403
+
+
+def _unit_of_work(request: Request) -> Iterator[Session]:
+    """One unit of work per request: committed when the route returns, rolled back on any error.
+    Declared with ``scope="function"`` so the commit happens before the response is sent."""
+    factory: SessionFactory = request.app.state.session_factory
+    with factory() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(_unit_of_work, scope="function")]
+
+
+def _current_user(
+    request: Request, session: DbSession, token: Annotated[str | None, Depends(_bearer)]
+) -> AppUser:
+    if not token:
+        raise TokenError("sign in first: send `Authorization: Bearer <token>` / 请先登录")
+    user = resolve_token(token, session=session)
+    request.state.user = user
+    return user
+
+
+CurrentUser = Annotated[AppUser, Depends(_current_user)]
+
+
+def require(permission: str) -> Any:
+    """A dependency giving the signed-in user if they hold ``permission``; 403 ``auth.forbidden`` if not."""
+    if permission not in PERMISSIONS:
+        raise RecoupError(f"unknown permission {permission!r} in a route declaration")
+
+    def _check(user: CurrentUser) -> AppUser:
+        if not has_permission(user, permission):
+            raise ForbiddenError(
+                f"you do not have the permission {permission} / 您没有 {permission} 权限",
+                details={"permission": permission},
+            )
+        return user
+
+    _check.permission = permission  # type: ignore[attr-defined]
+    return Depends(_check)
+
+
+def permission_of(route: Any) -> str | None:
+    """The permission a route declared through :func:`require` (None for open routes)."""
+    dependant = getattr(route, "dependant", None)
+    for dep in dependant.dependencies if dependant is not None else []:
+        perm = getattr(dep.call, "permission", None)
+        if perm:
+            return str(perm)
+    return None
