@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recoup.auth import service as auth
@@ -17,7 +18,8 @@ from recoup.auth.models import AppUser
 from recoup.auth.tokens import do_issue_personal_token
 from recoup.cases.models import Case, CaseHolding, Team, WorkerProfile
 from recoup.config import Settings
-from recoup.portfolio.models import Borrower, CollectionAccount
+from recoup.portfolio.models import Borrower, CollectionAccount, ContactPoint
+from recoup.strategy.models import WorkTask
 from recoup.web.app import create_app
 
 PASSWORD = "correct horse battery"
@@ -117,3 +119,51 @@ def api_client(session: Session, settings: Settings) -> Iterator[TestClient]:
     app: FastAPI = create_app(settings, session_factory=factory)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
+
+
+def make_phone(
+    session: Session, case: Case, *, value: str = "13800138000", role: str = "debtor"
+) -> ContactPoint:
+    """A mobile number of the case's borrower, with consent to calls."""
+    point = ContactPoint(
+        external_id=f"CP{next(_seq):06d}",
+        borrower_id=case.borrower_id,
+        kind="mobile",
+        value=value,
+        role=role,
+        consent_channels="call,sms",
+    )
+    session.add(point)
+    session.flush()
+    return point
+
+
+def make_task(
+    session: Session,
+    case: Case,
+    *,
+    treatment: str = "agent_call",
+    as_of: dt.date = dt.date(2026, 12, 1),
+    priority: int = 0,
+) -> WorkTask:
+    """An open task on ``case`` assigned to its holder."""
+    loan = session.scalar(select(CollectionAccount.external_id).where(CollectionAccount.case_id == case.id))
+    task = WorkTask(
+        as_of=as_of,
+        debt_key=loan or "",
+        borrower_key="",
+        treatment=treatment,
+        queue="m1",
+        priority=priority,
+        strategy="test",
+        strategy_version=1,
+        node="n",
+        arm="a",
+        reason="test",
+        status="open",
+        case_id=case.id,
+        assignee_id=case.holder_id,
+    )
+    session.add(task)
+    session.flush()
+    return task

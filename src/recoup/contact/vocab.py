@@ -114,6 +114,9 @@ class Disposition(StrEnum):
     REFUSED = "refused"
     PROMISE_TO_PAY = "promise_to_pay"
     COMPLAINT = "complaint"
+    DISPUTE = "dispute"  # the debtor disputes the debt (争议)
+    HARDSHIP = "hardship"  # the debtor states hardship (困难)
+    CALLBACK_REQUESTED = "callback_requested"  # asked to be called back later (约定回拨)
 
 
 #: The outcome each disposition counts as under the contact rules.
@@ -131,6 +134,9 @@ DISPOSITION_OUTCOME: dict[Disposition, AttemptOutcome] = {
     Disposition.REFUSED: AttemptOutcome.CONVERSATION,
     Disposition.PROMISE_TO_PAY: AttemptOutcome.CONVERSATION,
     Disposition.COMPLAINT: AttemptOutcome.CONVERSATION,
+    Disposition.DISPUTE: AttemptOutcome.CONVERSATION,
+    Disposition.HARDSHIP: AttemptOutcome.CONVERSATION,
+    Disposition.CALLBACK_REQUESTED: AttemptOutcome.CONVERSATION,
 }
 
 #: Channels that ring a telephone (they count towards call caps and use phone numbers).
@@ -218,6 +224,9 @@ DISPOSITION_LABELS: dict[Disposition, tuple[str, str]] = {
     Disposition.REFUSED: ("拒绝还款", "Refused"),
     Disposition.PROMISE_TO_PAY: ("承诺还款", "Promise to pay"),
     Disposition.COMPLAINT: ("投诉", "Complaint"),
+    Disposition.DISPUTE: ("争议", "Dispute"),
+    Disposition.HARDSHIP: ("经济困难", "Hardship"),
+    Disposition.CALLBACK_REQUESTED: ("约定回拨", "Callback requested"),
 }
 
 

@@ -28,6 +28,9 @@ class Borrower(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     locale: Mapped[str | None] = mapped_column(String(10))
     city: Mapped[str | None] = mapped_column(String(100))
+    # What the borrower said they prefer (contact log); the strategy's ``preferred_channel``.
+    preferred_channel: Mapped[str | None] = mapped_column(String(20))
+    preferred_hour: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     contact_points: Mapped[list[ContactPoint]] = relationship(back_populates="borrower")
@@ -49,6 +52,8 @@ class ContactPoint(Base):
     consent_source: Mapped[str | None] = mapped_column(String(30))
     consent_date: Mapped[dt.date | None] = mapped_column(Date)
     is_valid: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Wrong-number / unreachable results logged on this point; at the setting's limit it becomes invalid.
+    failed_results: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     borrower: Mapped[Borrower] = relationship(back_populates="contact_points")
 

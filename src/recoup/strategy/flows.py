@@ -21,6 +21,7 @@ plus the templates the default ladder needs that the contact package does not sh
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from recoup.cases.models import Case
 from recoup.config import Settings, get_settings
 from recoup.contact import templates
 from recoup.contact.outbox import do_enqueue
@@ -115,6 +117,13 @@ class _Account:
     borrower_key: str
     name: str
     locale: str | None
+    case_id: int | None
+    holder_id: int | None
+
+
+def _finite(value: Any) -> float | None:
+    """A decision's expected value as stored on its task (none when absent or not a number)."""
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
 def _accounts(loan_ids: list[str], *, session: Session) -> dict[str, _Account]:
@@ -128,12 +137,15 @@ def _accounts(loan_ids: list[str], *, session: Session) -> dict[str, _Account]:
                 Borrower.external_id,
                 Borrower.name,
                 Borrower.locale,
+                CollectionAccount.case_id,
+                Case.holder_id,
             )
             .join(Borrower, Borrower.id == CollectionAccount.borrower_id)
+            .outerjoin(Case, Case.id == CollectionAccount.case_id)
             .where(CollectionAccount.external_id.in_(part))
         )
-        for loan, currency, b_pk, b_key, name, locale in session.execute(stmt):
-            out[loan] = _Account(currency, b_pk, b_key, name or "", locale)
+        for loan, currency, b_pk, b_key, name, locale, case_id, holder_id in session.execute(stmt):
+            out[loan] = _Account(currency, b_pk, b_key, name or "", locale, case_id, holder_id)
     return out
 
 
@@ -264,6 +276,10 @@ def do_act(
             "arm": row["arm"],
             "reason": reason[:1000],
             "status": "open",
+            # The case's holder works the task; an unheld case's task waits in its queue for allocation.
+            "case_id": acc.case_id,
+            "assignee_id": acc.holder_id,
+            "expected_value": _finite(row.get("expected_value")),
             "created_at": now,
             "updated_at": now,
         }

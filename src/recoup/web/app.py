@@ -100,8 +100,9 @@ def api_routers() -> list[APIRouter]:
     """Every domain's API router (each mounted under :data:`API`)."""
     from recoup.auth.views import router as auth_router
     from recoup.cases.views import router as cases_router
+    from recoup.cases.work_views import router as work_router
 
-    return [auth_router, cases_router]
+    return [auth_router, cases_router, work_router]
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,13 @@ def upgrade() -> None:
     with op.batch_alter_table("worker_profile", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_worker_profile_team_id"), ["team_id"], unique=False)
 
+    with op.batch_alter_table("borrower", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("preferred_channel", sa.String(length=20), nullable=True))
+        batch_op.add_column(sa.Column("preferred_hour", sa.Integer(), nullable=True))
+
+    with op.batch_alter_table("contact_point", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("failed_results", sa.Integer(), server_default="0", nullable=False))
+
     with op.batch_alter_table("collection_case", schema=None) as batch_op:
         batch_op.add_column(sa.Column("holder_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("held_since", sa.Date(), nullable=True))
@@ -176,6 +183,13 @@ def downgrade() -> None:
         batch_op.drop_column("period_end")
         batch_op.drop_column("held_since")
         batch_op.drop_column("holder_id")
+
+    with op.batch_alter_table("contact_point", schema=None) as batch_op:
+        batch_op.drop_column("failed_results")
+
+    with op.batch_alter_table("borrower", schema=None) as batch_op:
+        batch_op.drop_column("preferred_hour")
+        batch_op.drop_column("preferred_channel")
 
     with op.batch_alter_table("worker_profile", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_worker_profile_team_id"))
