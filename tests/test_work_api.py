@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from floor_factories import api_client, make_case, make_phone, make_task, make_user, token_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from floor_factories import api_client, make_case, make_phone, make_task, make_user, token_for
 from recoup.config import Settings
 from recoup.contact.models import ContactAttempt
 from recoup.db import utcnow

@@ -200,3 +200,23 @@ class StandDown(Base):
     since: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     lifted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     lifted_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class ChannelCallback(Base):
+    """A provider callback (receipt or reply) whose signature checked out, kept so that the same event
+    (same channel and provider id) is applied once however often the provider posts it. Ids and
+    hashes only: never the sender or the text."""
+
+    __tablename__ = "channel_callback"
+    __table_args__ = (
+        UniqueConstraint("channel", "provider_id", name="uq_channel_callback_channel_provider_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    provider_id: Mapped[str] = mapped_column(String(200))  # the provider's event id (or one derived)
+    kind: Mapped[str] = mapped_column(String(20))  # receipt / inbound / unknown
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    result: Mapped[str] = mapped_column(String(40))  # delivered, opt_out, reply, unmatched …
+    message_id: Mapped[str | None] = mapped_column(String(100))  # the outbox message it concerned
