@@ -23,6 +23,10 @@ GROUPS: tuple[tuple[str, str, str | None], ...] = (
     ("recoup.contact.template_cli", "app", "template"),
     ("recoup.strategy.cli", "app", "strategy"),
     ("recoup.cases.promise_cli", "app", "promise"),
+    ("recoup.cases.allocate_cli", "register", None),
+    ("recoup.cases.people_cli", "team_app", "team"),
+    ("recoup.cases.people_cli", "worker_app", "staff"),
+    ("recoup.web.cli", "register", None),
     ("recoup.demo", "register", None),
 )
 
