@@ -18,6 +18,8 @@ BENCHES = [
     "bench_selfcure.py",
     "bench_optimiser.py",
     "bench_concurrent_import.py",
+    "bench_allocation.py",
+    "bench_queues.py",
 ]
 
 if __name__ == "__main__":
