@@ -25,7 +25,7 @@ API = "/api/v1"
 
 def _envelope(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "details": details or {}}}
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 and not code.startswith("callback.") else None
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -101,8 +101,9 @@ def api_routers() -> list[APIRouter]:
     from recoup.auth.views import router as auth_router
     from recoup.cases.views import router as cases_router
     from recoup.cases.work_views import router as work_router
+    from recoup.contact.views import router as channels_router
 
-    return [auth_router, cases_router, work_router]
+    return [auth_router, cases_router, work_router, channels_router]
 
 
 @dataclass(frozen=True)

@@ -68,10 +68,15 @@ def plugin_class(name: str) -> type[ChannelPlugin]:
     return cls
 
 
+#: Keys of a channel's table read by the provider-callback endpoint (``recoup.contact.callbacks``), not
+#: by the plugin: they are left out before the plugin's configuration is checked.
+CALLBACK_KEYS = frozenset({"callback_secret", "callback_secret_env"})
+
+
 def validate_config(cls: type[ChannelPlugin], raw: Mapping[str, Any], where: str = "") -> PluginConfig:
     """``raw`` checked against the plugin's ``Config``; the error names the plugin and the field."""
     try:
-        return cls.Config.model_validate(dict(raw))
+        return cls.Config.model_validate({k: v for k, v in raw.items() if k not in CALLBACK_KEYS})
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
