@@ -14,6 +14,7 @@ MODEL_MODULES = (
     "recoup.portfolio.models",
     "recoup.ledger.models",
     "recoup.cases.models",
+    "recoup.cases.work_models",
     "recoup.cycle.models",
     "recoup.scoring.models",
     "recoup.contact.models",

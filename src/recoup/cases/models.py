@@ -32,6 +32,9 @@ class Case(Base):
     holder_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
     held_since: Mapped[dt.date | None] = mapped_column(Date)
     period_end: Mapped[dt.date | None] = mapped_column(Date)  # the end of the holder's period
+    contact_status: Mapped[str] = mapped_column(String(20), default="reachable", server_default="reachable")
+    lost_since: Mapped[dt.date | None] = mapped_column(Date)  # 失联 since
+    stopped: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # 停催 in force
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

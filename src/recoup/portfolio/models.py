@@ -54,6 +54,12 @@ class ContactPoint(Base):
     is_valid: Mapped[bool] = mapped_column(Boolean, default=True)
     # Wrong-number / unreachable results logged on this point; at the setting's limit it becomes invalid.
     failed_results: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # 失联修复: where a number added after intake came from and on what legal basis (never address books
+    # or social data); null for the lender's own extract.
+    source: Mapped[str | None] = mapped_column(String(30))
+    legal_basis: Mapped[str | None] = mapped_column(String(200))
+    added_by: Mapped[str | None] = mapped_column(String(120))
+    added_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     borrower: Mapped[Borrower] = relationship(back_populates="contact_points")
 
