@@ -61,6 +61,7 @@ def test_the_one_vocabulary() -> None:
     assert [o.value for o in vocab.Disposition] == [
         "right_party_contact", "third_party_contact", "no_answer", "busy", "voicemail", "wrong_number",
         "disconnected", "delivered", "failed", "bounced", "refused", "promise_to_pay", "complaint",
+        "dispute", "hardship", "callback_requested",
     ]  # fmt: skip
     assert set(vocab.TREATMENT_CHANNEL) == set(vocab.Treatment)
     assert vocab.TREATMENT_CHANNEL[vocab.Treatment.ROBOT_CALL] is vocab.Channel.ROBOT_CALL
