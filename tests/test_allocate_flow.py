@@ -132,3 +132,13 @@ def test_nobody_to_allocate_to_is_a_clear_error(session: Session) -> None:
     with pytest.raises(AllocationRunError) as exc:
         do_allocate(DEC1, session=session, actor="test", kind="daily")
     assert exc.value.code == "allocation.no_collectors" and "staff set" in exc.value.message
+
+
+def test_a_batch_that_moves_nothing_is_still_recorded(session: Session) -> None:
+    _collectors(session, 1)
+    make_case(session, state="intake")
+    do_allocate(NOV15, session=session, actor="test", kind="daily")
+    again = do_allocate(DEC1, session=session, actor="test", kind="month_start")
+    assert again.moved == 0 and again.batch_id is not None
+    kinds = session.scalars(select(LedgerEntry.kind).where(LedgerEntry.kind == "allocation.batch")).all()
+    assert len(kinds) == 2

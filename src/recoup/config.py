@@ -105,6 +105,13 @@ class Settings(BaseSettings):
     api_token_minutes: int = Field(
         default=480, ge=5, le=7 * 24 * 60, description="How long an API access token from a sign-in lasts."
     )
+    visit_geofence_m: float = Field(
+        default=300.0,
+        gt=0,
+        le=5000,
+        description="A field visit's GPS check-in must lie within this many metres of the visit address "
+        "(haversine distance).",
+    )
     planner: Literal["tables", "optimised"] = Field(
         default="tables",
         description="Who decides the day: the strategy tables (with experiments), or the optimised plan "

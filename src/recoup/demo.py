@@ -69,47 +69,82 @@ def _dispatch(engine: Any, now: dt.datetime, total: Any) -> None:
 
 def _simulated_history(
     loans: int, days: int, seed: int, *, settings: Any, engine: Any, lake: Any, sent: Any
-) -> tuple[dt.date, Any]:
-    """Simulate a lender for ``days`` days, import each day's extract and run the cycle on it."""
+) -> tuple[dt.date, Any, _FloorRun]:
+    """Run a simulated lender live for ``days`` days: each day's extract is imported and the cycle runs on
+    it; the next morning the simulated collectors work their queues and the twin's borrowers answer
+    their calls (and pay, or not) during that day, which the next extract brings back."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from recoup.cycle.runner import Cycle
     from recoup.db import session_scope
     from recoup.portfolio.flows import import_dir
-    from recoup.simulate.generate import generate_history
+    from recoup.simulate.floor import FloorDay
+    from recoup.simulate.world import World
 
-    directory = settings.data_dir / "simulated" / f"{loans}-loans-{days}-days-seed-{seed}"
+    directory = settings.data_dir / "simulated" / f"{loans}-loans-{days}-days-seed-{seed}-live"
     console.rule(f"recoup demo · 演示 — a simulated lender: {loans:,} loans, {days} days from {SIM_START}")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    zone = ZoneInfo(settings.timezone)
+    cycle = Cycle(engine=engine, lake=lake)
+    floor = _floor(loans, settings=settings, engine=engine)
+    world = World(None, loans, SIM_START, seed, horizon_days=days)
+    outcome = None
     with Progress(*columns, console=console, transient=True) as bar:
-        if not (directory / "done").exists():
-            gen = bar.add_task("simulating · 模拟", total=days)
-            generate_history(
-                loans,
-                SIM_START,
-                days,
-                seed,
-                directory,
-                chinese_headers=True,
-                progress=lambda done, _total: bar.update(gen, completed=done),
-            )
-            (directory / "done").write_text("ok")
-        day_dirs = sorted(p for p in directory.iterdir() if p.is_dir())
-        task = bar.add_task("import + daily cycle + dispatch · 导入、批处理与发送", total=len(day_dirs))
-        zone = ZoneInfo(settings.timezone)
-        cycle = Cycle(engine=engine, lake=lake)
-        outcome = None
-        for i, d in enumerate(day_dirs):
-            day = dt.date.fromisoformat(d.name)
+        task = bar.add_task(
+            "simulate + import + daily cycle + the floor + dispatch · 模拟、导入、批处理、作业与发送",
+            total=days,
+        )
+        for i in range(days):
+            day = world.today
+            d = world.write_extract(directory / day.isoformat(), full=i == 0, chinese_headers=True)
             with session_scope(engine) as session:
                 import_dir(d, as_of=day, settings=settings, lake=lake, session=session, full=i == 0)
             outcome = cycle.run(day)
             # The next morning at 10:00 the dispatcher sends what the day's decisions planned, each
             # message judged by the contact policy at that moment (channels default to CSV files).
             _dispatch(engine, dt.datetime.combine(day + dt.timedelta(days=1), dt.time(10), tzinfo=zone), sent)
+            if i < days - 1:
+                # That morning the floor allocates and the collectors decide whom to call; the world's
+                # borrowers answer during the day; the calls and promises are logged as they happened.
+                tomorrow, did = day + dt.timedelta(days=1), FloorDay()
+                with session_scope(engine) as session:
+                    planned = floor.twin.plan_day(tomorrow, session=session, out=did)
+                events = world.step([p.action for p in planned])
+                with session_scope(engine) as session:
+                    floor.twin.record_day(planned, events, session=session, out=did)
+                floor.total.add(did)
             bar.update(task, advance=1)
     assert outcome is not None
-    return outcome.as_of, outcome
+    return outcome.as_of, outcome, floor
+
+
+class _FloorRun:
+    """The simulated floor of the demo and what it did over all days."""
+
+    def __init__(self, twin: Any, logins: list[str]) -> None:
+        from recoup.simulate.floor import FloorDay
+
+        self.twin, self.logins, self.total = twin, logins, _Totals(FloorDay())
+
+
+class _Totals:
+    def __init__(self, day: Any) -> None:
+        self.sum = day
+
+    def add(self, day: Any) -> None:
+        for name in ("allocated", "tasks_done", "calls", "right_party", "promises", "skipped_by_policy"):
+            setattr(self.sum, name, getattr(self.sum, name) + getattr(day, name))
+
+
+def _floor(loans: int, *, settings: Any, engine: Any) -> _FloorRun:
+    """Demo users (a team lead and one collector per 500 loans, at least two) and their simulated selves."""
+    from recoup.db import session_scope
+    from recoup.pii import cipher_from_settings
+    from recoup.simulate.floor import FloorTwin, do_setup_floor
+
+    with session_scope(engine) as session:
+        logins = do_setup_floor(max(2, loans // 500), session=session)
+    return _FloorRun(FloorTwin(settings=settings, cipher=cipher_from_settings(settings)), logins)
 
 
 def run_demo(loans: int, *, seed: int = 7, days: int = 60) -> None:
@@ -135,8 +170,9 @@ def run_demo(loans: int, *, seed: int = 7, days: int = 60) -> None:
     sent = DispatchReport()
     as_of = SAMPLE_AS_OF
     directory: Path = SAMPLE_DIR
+    floor: _FloorRun | None = None
     if loans > 0:
-        as_of, cycle = _simulated_history(
+        as_of, cycle, floor = _simulated_history(
             loans, days, seed, settings=settings, engine=engine, lake=lake, sent=sent
         )
     else:
@@ -204,8 +240,56 @@ def run_demo(loans: int, *, seed: int = 7, days: int = 60) -> None:
     )
     _print_roll_rates(lake, as_of)
     _print_contact(engine, lake, as_of, sent, settings)
+    if floor is not None:
+        _print_floor(engine, as_of, floor)
     console.print(f"audit ledger · 审计账本: {report.summary()}")
     console.print(f"data · 数据: database {settings.database_url} · lake {settings.lake_uri}")
+
+
+def _print_floor(engine: Any, as_of: dt.date, floor: _FloorRun) -> None:
+    """What the simulated collectors did, and the collector KPI table for the month to date."""
+    from recoup.db import session_scope
+    from recoup.reporting.collectors import collector_report
+    from recoup.simulate.floor import DEMO_PASSWORD
+
+    t = floor.total.sum
+    console.print(
+        "\n[b]The floor · 催收作业[/] (simulated collectors working their queues through recoup's services): "
+        f"cases allocated 分案 {t.allocated:,} · calls 拨打 {t.calls:,} · "
+        f"right-party 接通本人 {t.right_party:,} · "
+        f"promises 承诺 {t.promises:,} · tasks done 完成任务 {t.tasks_done:,} · "
+        f"calls the policy held back 合规拦截 {t.skipped_by_policy:,}"
+    )
+    start = as_of.replace(day=1)
+    with session_scope(engine) as session:
+        report = collector_report(start, as_of, session=session)
+    table = Table(title=f"Collectors {start} – {as_of} · 催收员绩效 (`recoup report collectors`)")
+    heads = (
+        ("username", "collector 催收员"),
+        ("attempts", "calls 拨打"),
+        ("rpc_rate", "RPC 接通"),
+        ("coverage", "cover 覆盖"),
+        ("promise_rate", "PTP 承诺"),
+        ("kept_rate", "kept 兑现"),
+        ("collected", "credited 回款"),
+    )
+    for key, title in heads:
+        table.add_column(title, no_wrap=True, justify="left" if key == "username" else "right")
+    for row in report.iter_rows(named=True):
+        cells = []
+        for key, _title in heads:
+            v = row.get(key)
+            if key == "username":
+                cells.append(v or "all · 合计")
+            elif key == "collected":
+                cells.append(format_amount(int(v or 0), "CNY"))
+            elif key.endswith("rate") or key == "coverage":
+                cells.append("—" if v is None else f"{v:.1%}")
+            else:
+                cells.append(f"{int(v or 0):,}")
+        table.add_row(*cells)
+    console.print(table)
+    console.print(f"demo logins · 演示账号: {', '.join(floor.logins)} (password · 密码 {DEMO_PASSWORD})")
 
 
 def _print_roll_rates(lake: Any, as_of: dt.date) -> None:

@@ -38,7 +38,7 @@ from recoup.cases.tables import ALLOCATION_POOLS
 from recoup.db import utcnow
 from recoup.delinquency.tables import BUCKETS
 from recoup.errors import RecoupError
-from recoup.ledger.service import do_append_batch
+from recoup.ledger.service import do_append, do_append_batch
 from recoup.portfolio.models import AccountPayment, Borrower, CollectionAccount
 from recoup.strategy.models import WorkTask
 
@@ -378,7 +378,8 @@ def _apply(
             task.assignee_id = holders[task.case_id or 0]
             result.tasks_reassigned += 1
     session.flush()
-    do_append_batch(
+    record = do_append_batch if items else _append_empty
+    record(
         "allocation.batch",
         {
             "batch_id": batch.id,
@@ -391,3 +392,10 @@ def _apply(
         session=session,
         actor=actor,
     )
+
+
+def _append_empty(
+    kind: str, payload: dict[str, Any], items: list[dict[str, Any]], *, session: Session, actor: str
+) -> None:
+    """A batch that moved no case is still recorded (a plain entry: a batch entry needs items)."""
+    do_append(kind, payload, session=session, actor=actor)

@@ -145,10 +145,12 @@ def do_log_contact(
     task_id: int | None = None,
     preferred_channel: str | None = None,
     preferred_hour: int | None = None,
+    now: dt.datetime | None = None,
 ) -> LoggedContact:
     """Log one call or visit on ``case`` by ``actor``; judge it, record it, update contact details, close
-    the task it answers (``task_id``) and, with ``next_action_on``, leave a callback task for the holder."""
-    now = utcnow()
+    the task it answers (``task_id``) and, with ``next_action_on``, leave a callback task for the holder.
+    ``now`` is the clock (default the real one; the twin's simulated days pass their own)."""
+    now = now or utcnow()
     when = at or now
     point = session.get(ContactPoint, contact_point_id) if contact_point_id is not None else None
     chan, res = check_log(
@@ -168,27 +170,9 @@ def do_log_contact(
         task = session.get(WorkTask, task_id)
         if task is None or task.case_id != case.id or task.status not in ("open", "in_progress"):
             raise NotFoundError(f"no open task {task_id} on this case / 本案没有待办任务 {task_id}")
-    borrower = session.get(Borrower, case.borrower_id)
-    assert borrower is not None
-    loan = session.scalar(
-        select(CollectionAccount.external_id)
-        .where(CollectionAccount.case_id == case.id)
-        .order_by(CollectionAccount.dpd.desc(), CollectionAccount.id)
-        .limit(1)
-    )
     outcome, disposition, own_party = _RESULT[res]
-    role = point.role if point.role in {p.value for p in Party} else Party.DEBTOR.value
-    party = Party(role) if own_party else Party.THIRD_PARTY
-    kind = _KIND.get(point.kind) if chan == Channel.CALL else DestinationKind.ADDRESS
-    proposal = Proposal(
-        id=f"log:{uuid.uuid4().hex}",
-        at=when,
-        channel=chan,
-        party=party,
-        destination=point.value,
-        destination_kind=kind,
-        debt_id=loan,
-    )
+    borrower, loan, proposal = _proposal(case, point, chan, when, own_party=own_party, session=session)
+    party, kind = proposal.party, proposal.destination_kind
     verdict = check_attempt(
         policy, session=session, borrower_key=borrower.external_id, proposal=proposal, cipher=cipher
     )
@@ -244,6 +228,51 @@ def do_log_contact(
         )
     session.flush()
     return LoggedContact(attempt, verdict, invalidated, task)
+
+
+def _proposal(
+    case: Case, point: ContactPoint, chan: Channel, at: dt.datetime, *, own_party: bool, session: Session
+) -> tuple[Borrower, str | None, Proposal]:
+    """The attempt as the policy sees it: the case's borrower and worst loan, the party reached."""
+    borrower = session.get(Borrower, case.borrower_id)
+    assert borrower is not None
+    loan = session.scalar(
+        select(CollectionAccount.external_id)
+        .where(CollectionAccount.case_id == case.id)
+        .order_by(CollectionAccount.dpd.desc(), CollectionAccount.id)
+        .limit(1)
+    )
+    role = point.role if point.role in {p.value for p in Party} else Party.DEBTOR.value
+    party = Party(role) if own_party else Party.THIRD_PARTY
+    kind = _KIND.get(point.kind) if chan == Channel.CALL else DestinationKind.ADDRESS
+    proposal = Proposal(
+        id=f"log:{uuid.uuid4().hex}",
+        at=at,
+        channel=chan,
+        party=party,
+        destination=point.value,
+        destination_kind=kind,
+        debt_id=loan,
+    )
+    return borrower, loan, proposal
+
+
+def precheck_contact(
+    case: Case,
+    *,
+    point: ContactPoint,
+    channel: str,
+    at: dt.datetime,
+    policy: Policy,
+    session: Session,
+    cipher: PiiCipher | None = None,
+) -> Verdict:
+    """What the contact policy says of calling (or visiting) ``point`` at ``at``, before dialling — what a
+    dialer or a careful collector asks first. Records nothing."""
+    borrower, _loan, proposal = _proposal(case, point, Channel(channel), at, own_party=True, session=session)
+    return check_attempt(
+        policy, session=session, borrower_key=borrower.external_id, proposal=proposal, cipher=cipher
+    )
 
 
 def _callback(
