@@ -269,3 +269,38 @@ def list_transitions(case_id: int, *, session: Session) -> list[CaseTransition]:
             .order_by(CaseTransition.at, CaseTransition.id)
         )
     )
+
+
+#: The lake's ``case_facts`` columns: what the strategy needs of the floor, per borrower in collections.
+CASE_FACTS_SCHEMA: dict[str, pl.DataType] = {
+    "as_of": pl.Date(),
+    "borrower_id": pl.String(),
+    "case_id": pl.Int64(),
+    "stopped": pl.Boolean(),
+    "contact_status": pl.String(),
+    "preferred_channel": pl.String(),
+    "preferred_hour": pl.Int64(),
+}
+
+
+def case_facts(*, session: Session, as_of: dt.date) -> pl.DataFrame:
+    """Per open case, as the database holds it now: whether collection is stopped (停催), the contact
+    status, and the borrower's stated preferred channel and hour (from the contact log), for the lake."""
+    rows = session.execute(
+        select(
+            Borrower.external_id,
+            Case.id,
+            Case.stopped,
+            Case.contact_status,
+            Borrower.preferred_channel,
+            Borrower.preferred_hour,
+        )
+        .join(Borrower, Borrower.id == Case.borrower_id)
+        .where(Case.status == "open")
+        .order_by(Case.id)
+    ).all()
+    names = [n for n in CASE_FACTS_SCHEMA if n != "as_of"]
+    frame = pl.DataFrame(
+        [dict(zip(names, r, strict=True)) for r in rows], schema={n: CASE_FACTS_SCHEMA[n] for n in names}
+    )
+    return frame.select(pl.lit(as_of, pl.Date).alias("as_of"), *names)

@@ -58,7 +58,7 @@ from sqlalchemy.orm import Session
 
 from recoup import rules
 from recoup.cases.promise_service import do_judge_promises, promise_facts
-from recoup.cases.service import do_intake
+from recoup.cases.service import case_facts, do_intake
 from recoup.cases.tables import CASE_GRADE
 from recoup.config import get_settings
 from recoup.contact.service import attempt_facts
@@ -278,11 +278,14 @@ class Cycle:
         with session_scope(self.engine) as session:
             attempts = attempt_facts(session=session, as_of=as_of, timezone=get_settings().timezone)
             promises = promise_facts(session=session, as_of=as_of)
+            cases = case_facts(session=session, as_of=as_of)
         version = self.out.replace("contact_attempts", attempts, as_of=as_of)
         p_version = self.out.replace("promise_facts", promises, as_of=as_of)
-        return attempts.height + promises.height, (
+        c_version = self.out.replace("case_facts", cases, as_of=as_of)
+        return attempts.height + promises.height + cases.height, (
             f"{attempts.height} contact attempts; contact_attempts version {version}; "
-            f"{promises.height} promises; promise_facts version {p_version}"
+            f"{promises.height} promises; promise_facts version {p_version}; "
+            f"{cases.height} open cases (stops, stated preferences); case_facts version {c_version}"
         )
 
     def step_delinquency(self, as_of: dt.date) -> tuple[int, str]:
@@ -362,7 +365,12 @@ class Cycle:
             plan = load_plan(session=session)  # saves the default strategy as v1 on first use
         customers = book.scan("borrowers").select("borrower_id", "customer_type").collect()
         frame = strategy_kernel.decision_frame(
-            daily, scores, customers, self._recent_attempts(as_of), self.out.read("promise_facts", as_of)
+            daily,
+            scores,
+            customers,
+            self._recent_attempts(as_of),
+            self.out.read("promise_facts", as_of),
+            self.out.read("case_facts", as_of),
         )
         # Expected values under the installed response model (docs/cycle-value.md); a model file that
         # cannot be used must not stop the day's actions: the decisions go out without values.

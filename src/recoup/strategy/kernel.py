@@ -121,11 +121,14 @@ def decision_frame(
     customers: pl.DataFrame,
     attempts: pl.DataFrame | None = None,
     promises: pl.DataFrame | None = None,
+    cases: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Accounts in collections on D with what strategies test: ``account_daily`` + segment and score from
     ``scores`` + the borrower's customer type + the last contact outcome from recent ``attempts`` (the
     facts step's ``contact_attempts``) + ``has_promise`` and ``broken_promises`` from D's ``promises``
-    (the facts step's ``promise_facts``). Stated preferences are defaults until they exist."""
+    (the facts step's ``promise_facts``) + the borrower's stated ``preferred_channel`` from D's ``cases``
+    (the facts step's ``case_facts``). A borrower whose case is stopped (停催) leaves the frame: the
+    strategy decides nothing for them."""
     coll = daily.filter(pl.col("in_collections")).select(
         "as_of",
         "loan_id",
@@ -150,6 +153,15 @@ def decision_frame(
         as_of = daily.get_column("as_of")[0] if daily.height else None
         if as_of is not None:
             coll = coll.join(promise_inputs(promises, as_of), on="borrower_id", how="left")
+    if cases is not None and cases.height:
+        per = cases.group_by("borrower_id").agg(
+            pl.col("stopped").any().alias("_stopped"), pl.col("preferred_channel").drop_nulls().first()
+        )
+        coll = (
+            coll.join(per, on="borrower_id", how="left")
+            .filter(~pl.col("_stopped").fill_null(False))
+            .drop("_stopped")
+        )
     return coll
 
 
