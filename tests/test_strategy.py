@@ -179,6 +179,32 @@ def test_the_default_ladder_per_segment() -> None:
     assert ladder["extremely_severe"] == {"agency_placement", "legal_review"}
 
 
+def test_two_broken_promises_escalate_and_a_stated_preference_is_honoured() -> None:
+    strategy = load_strategy(DEFAULT_STRATEGY, version=1)
+    frame = pl.DataFrame(
+        {
+            "loan_id": ["L0", "L1", "L2", "L3", "L4"],
+            "segment": ["mild", "mild", "severe", "mild", "extremely_severe"],
+            "dpd": [9, 9, 40, 9, 120],
+            "overdue_amount": [50_000] * 5,
+            "broken_promises": [2, 1, 3, 0, 2],
+            "preferred_channel": [None, None, None, "email", None],
+        }
+    )
+    out = decide(frame, Plan(champion=strategy), as_of=AS_OF)
+    d = _by_loan(out)
+    assert (d["L0"]["node"], d["L0"]["treatment"], d["L0"]["tone"]) == (
+        "promise-escalate",
+        "agent_call",
+        "firm",
+    )
+    assert d["L0"]["queue"] == "escalation"
+    assert d["L1"]["node"] == "mild-sms-alt"  # one broken promise: the ladder as usual
+    assert d["L2"]["node"] == "promise-escalate"
+    assert d["L3"]["node"] == "mild-email-pref" and d["L3"]["treatment"] == "email"
+    assert d["L4"]["node"] != "promise-escalate"  # past 90 days the severe ladder (agency, legal) rules
+
+
 # ------------------------------------------------------------------------------------------------ validation
 
 

@@ -57,6 +57,12 @@ DEFAULT_STRATEGY: dict[str, Any] = {
             "有未到期的还款承诺：等到承诺日 · an open promise to pay: wait for the promised date",
         ),
         _row(
+            "promise-escalate",
+            {"broken_promises": {"ge": 2}, "dpd": {"le": 90}},
+            {"treatment": "agent_call", "tone": "firm", "priority": 70, "queue": "escalation"},
+            "90天内两次跳票：升级人工催收 · two broken promises in 90 days: escalate to an agent",
+        ),
+        _row(
             "mild-email-pref",
             {**_MILD, "preferred_channel": "email", "dpd": {"between": [1, 15]}},
             {"treatment": "email", "template": "reminder", "tone": "soft", "priority": 10},
