@@ -128,7 +128,7 @@ def make_phone(
     point = ContactPoint(
         external_id=f"CP{next(_seq):06d}",
         borrower_id=case.borrower_id,
-        kind="mobile",
+        kind="phone",
         value=value,
         role=role,
         consent_channels="call,sms",

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recoup.cases.models import Case
+from recoup.cases.skiptrace import do_mark_lost, own_valid_phones
 from recoup.config import Settings
 from recoup.contact.models import ContactAttempt
 from recoup.contact.policy.engine import Policy
@@ -214,6 +215,15 @@ def do_log_contact(
         if point.is_valid and point.failed_results >= INVALID_AFTER:
             point.is_valid = False
             invalidated = True
+            session.flush()
+            if own_valid_phones(case, session=session) == 0:  # 失联: no own number left to call
+                do_mark_lost(
+                    case,
+                    session=session,
+                    actor=actor,
+                    on=when.astimezone(settings.tz).date(),
+                    reason="no valid own number",
+                )
     if preferred_channel is not None:
         borrower.preferred_channel = preferred_channel
     if preferred_hour is not None:

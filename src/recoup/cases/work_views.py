@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from typing import Annotated
 
 import polars as pl
 from fastapi import APIRouter, Request
@@ -13,8 +14,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from recoup import cellsafe
+from recoup.auth.models import AppUser
 from recoup.cases.contact_log import do_log_contact
 from recoup.cases.queues import dialer_export
+from recoup.cases.skiptrace import do_add_contact, do_mark_lost, repair_rate
 from recoup.cases.tasks import do_start_task, queue_for
 from recoup.cases.views import Viewer, VisibleCase, Worker
 from recoup.config import Settings
@@ -22,9 +25,9 @@ from recoup.contact.models import ContactAttempt
 from recoup.contact.policy.engine import Policy
 from recoup.contact.policy.presets import resolve
 from recoup.db import utcnow
-from recoup.pii import cipher_from_settings
-from recoup.portfolio.models import Borrower
-from recoup.web.deps import DbSession
+from recoup.pii import PII_KINDS, cipher_from_settings, mask
+from recoup.portfolio.models import Borrower, ContactPoint
+from recoup.web.deps import DbSession, require
 
 router = APIRouter(tags=["work"])
 
@@ -105,6 +108,54 @@ def _contact_out(a: ContactAttempt) -> ContactOut:
         made_by=a.made_by,
         note=a.content,
         recording_ref=a.recording_ref,
+    )
+
+
+class ContactPointIn(BaseModel):
+    kind: str = Field(pattern="^(phone|address|email)$")
+    value: str = Field(min_length=1, max_length=200)
+    source: str = Field(max_length=30, description="borrower_update, lender_product or court_order")
+    legal_basis: str = Field(min_length=3, max_length=200)
+
+
+class ContactPointOut(BaseModel):
+    id: int
+    kind: str
+    role: str
+    value: str = Field(description="masked / 已脱敏")
+    is_valid: bool
+    source: str | None
+    legal_basis: str | None
+    added_by: str | None
+    added_at: dt.datetime | None
+
+
+class ContactStatusOut(BaseModel):
+    case_id: int
+    contact_status: str
+    lost_since: dt.date | None
+    repaired: bool = False
+
+
+class RepairRateOut(BaseModel):
+    start: dt.date
+    end: dt.date
+    lost: int
+    repaired: int
+    rate: float | None
+
+
+def _point_out(p: ContactPoint) -> ContactPointOut:
+    return ContactPointOut(
+        id=p.id,
+        kind=p.kind,
+        role=p.role,
+        value=mask(p.kind if p.kind in PII_KINDS else "phone", p.value),
+        is_valid=p.is_valid,
+        source=p.source,
+        legal_basis=p.legal_basis,
+        added_by=p.added_by,
+        added_at=p.added_at,
     )
 
 
@@ -200,3 +251,52 @@ def log_contact(
         number_invalidated=logged.invalidated,
         task_done=logged.task.id if logged.task else None,
     )
+
+
+@router.get("/cases/{case_id}/contact-points", response_model=list[ContactPointOut])
+def case_contact_points(user: Viewer, case: VisibleCase, session: DbSession) -> list[ContactPointOut]:
+    """The borrower's numbers and addresses (masked), with where each added one came from."""
+    rows = session.scalars(
+        select(ContactPoint).where(ContactPoint.borrower_id == case.borrower_id).order_by(ContactPoint.id)
+    )
+    return [_point_out(p) for p in rows]
+
+
+@router.post("/cases/{case_id}/contact-points", response_model=ContactStatusOut, status_code=201)
+def add_contact_point(
+    request: Request, user: Worker, case: VisibleCase, body: ContactPointIn, session: DbSession
+) -> ContactStatusOut:
+    """Add a number or address with its lawful source and legal basis (失联修复); a phone repairs a
+    lost case."""
+    _point, repaired = do_add_contact(
+        case,
+        session=session,
+        actor=user.username,
+        kind=body.kind,
+        value=body.value,
+        source=body.source,
+        legal_basis=body.legal_basis,
+        on=_today(_settings(request)),
+    )
+    return ContactStatusOut(
+        case_id=case.id, contact_status=case.contact_status, lost_since=case.lost_since, repaired=repaired
+    )
+
+
+@router.post("/cases/{case_id}/lost", response_model=ContactStatusOut)
+def mark_lost(request: Request, user: Worker, case: VisibleCase, session: DbSession) -> ContactStatusOut:
+    """Mark the case lost (失联): none of the borrower's numbers reaches them."""
+    do_mark_lost(
+        case, session=session, actor=user.username, on=_today(_settings(request)), reason="collector"
+    )
+    return ContactStatusOut(case_id=case.id, contact_status=case.contact_status, lost_since=case.lost_since)
+
+
+@router.get("/reports/repair-rate", response_model=RepairRateOut)
+def repair_rate_report(
+    user: Annotated[AppUser, require("report.view")], session: DbSession, start: dt.date, end: dt.date
+) -> RepairRateOut:
+    """失联修复率: of the cases lost in the period, the share repaired (a lawful new own number) by its
+    end."""
+    r = repair_rate(start, end, session=session)
+    return RepairRateOut(start=r.start, end=r.end, lost=r.lost, repaired=r.repaired, rate=r.rate)
