@@ -85,6 +85,8 @@ QUEUE_COLUMNS: tuple[str, ...] = ("must_do", "must_rank", "must_rule", "position
 DIALER_COLUMNS: tuple[str, ...] = ("assignee_id", "position", "task_id", "case_id")
 #: The treatment a dialer calls.
 CALL_TREATMENT = Treatment.AGENT_CALL.value
+#: Work that is not a contact with the borrower: a team lead's review of a case past its state's deadline.
+REVIEW_KINDS: tuple[str, ...] = ("case_review",)
 
 _NULLABLE_TASK_COLUMNS = frozenset({"expected_value"})
 _NEVER_TOUCHED = 1_000_000_000  # days_untouched for a case never touched: untouched by any threshold
@@ -236,7 +238,7 @@ def _check_tasks(tasks: pl.DataFrame) -> None:
         )
     _check_not_null(tasks, [c for c in TASK_COLUMNS if c not in _NULLABLE_TASK_COLUMNS], "tasks")
     _check_values(tasks, "status", STATUSES, "tasks")
-    _check_values(tasks, "treatment", [t.value for t in Treatment], "tasks")
+    _check_values(tasks, "treatment", [*(t.value for t in Treatment), *REVIEW_KINDS], "tasks")
     _check_unique(tasks, "task_id", "tasks")
     ev = tasks.get_column("expected_value")
     if ev.dtype.is_float():
@@ -287,7 +289,8 @@ def build_queues(
     """Rank every assignee's open tasks (see the module docstring for the order).
 
     ``tasks``: task_id, assignee_id, case_id, priority, balance (minor units), dpd — integers, not null;
-    treatment (a :class:`~recoup.contact.vocab.Treatment` value); status (``open`` / ``in_progress``);
+    treatment (a :class:`~recoup.contact.vocab.Treatment` value or a :data:`REVIEW_KINDS` kind); status
+    (``open`` / ``in_progress``);
     expected_value (Float64, null when the strategy gave none). Other columns pass through.
     ``facts``: one row per case — case_id, contacted_ever, promise_due_today, broken_yesterday,
     callback_due (Boolean, not null), days_untouched (Int64, null = never touched, counted as untouched).

@@ -366,6 +366,10 @@ def do_act(
     return result
 
 
+#: The ``strategy`` of tasks that people, not the day's decisions, put in the queues.
+PEOPLE_TASKS = ("contact-log", "lifecycle")
+
+
 def _plan_tasks(
     planned: dict[tuple[str, str], dict[str, Any]], *, session: Session, as_of: dt.date, result: ActResult
 ) -> None:
@@ -375,7 +379,10 @@ def _plan_tasks(
     superseded: list[int] = []
     replanned: list[int] = []
     stmt = select(WorkTask.id, WorkTask.as_of, WorkTask.debt_key, WorkTask.treatment).where(
-        WorkTask.status == "open", WorkTask.as_of <= as_of
+        WorkTask.status == "open",
+        WorkTask.as_of <= as_of,
+        # Work people asked for (callbacks from the contact log, deadline reviews) is not the strategy's.
+        WorkTask.strategy.not_in(PEOPLE_TASKS),
     )
     for tid, day, debt, treatment in session.execute(stmt):
         key = (debt, treatment)
