@@ -11,9 +11,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from floor_factories import make_case, make_user
+from floor_factories import api_client, make_case, make_user, token_for
+from recoup.auth.models import AppUser
 from recoup.cases.allocate_flow import AllocationRunError, do_allocate
 from recoup.cases.models import AllocationBatch, Case, CaseHolding, PromiseToPay, WorkerProfile
+from recoup.config import Settings
 from recoup.ledger.models import LedgerEntry
 from recoup.portfolio.models import AccountPayment, CollectionAccount
 
@@ -142,3 +144,35 @@ def test_a_batch_that_moves_nothing_is_still_recorded(session: Session) -> None:
     assert again.moved == 0 and again.batch_id is not None
     kinds = session.scalars(select(LedgerEntry.kind).where(LedgerEntry.kind == "allocation.batch")).all()
     assert len(kinds) == 2
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_assignment_by_hand_and_a_batch_through_the_api(session: Session, settings: Settings) -> None:
+    lead = make_user(session, "team_lead")
+    manager = make_user(session, "manager")
+    people = _collectors(session, 2)
+    case = make_case(session, state="intake")
+    no_profile = make_user(session, "collector")
+    with api_client(session, settings) as client:
+        h = {"Authorization": f"Bearer {token_for(session, manager)}"}
+        bad = client.post(
+            f"/api/v1/cases/{case.id}/assign", json={"holder": no_profile.username, "reason": "x"}, headers=h
+        )
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "allocation.invalid_holder"
+        target = session.get(WorkerProfile, people[0])
+        assert target is not None
+        name = session.get(AppUser, people[0]).username  # type: ignore[union-attr]
+        r = client.post(f"/api/v1/cases/{case.id}/assign", json={"holder": name, "reason": "VIP"}, headers=h)
+        assert r.status_code == 200 and r.json()["changed"] is True
+        assert case.holder_id == people[0] and case.state == "allocated"
+        same = client.post(
+            f"/api/v1/cases/{case.id}/assign", json={"holder": name, "reason": "VIP"}, headers=h
+        )
+        assert same.json()["changed"] is False
+        lead_h = {"Authorization": f"Bearer {token_for(session, lead)}"}
+        dry = client.post(
+            "/api/v1/allocations", json={"as_of": "2026-12-01", "dry_run": True}, headers=lead_h
+        )
+        assert dry.status_code == 201 and dry.json()["dry_run"] is True and dry.json()["batch_id"] is None
+    holdings = session.scalars(select(CaseHolding).where(CaseHolding.case_id == case.id)).all()
+    assert [(h.holder_id, h.reason, h.end_date) for h in holdings] == [(people[0], "manual", None)]

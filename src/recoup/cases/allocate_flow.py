@@ -399,3 +399,74 @@ def _append_empty(
 ) -> None:
     """A batch that moved no case is still recorded (a plain entry: a batch entry needs items)."""
     do_append(kind, payload, session=session, actor=actor)
+
+
+class AssignError(RecoupError):
+    code = "allocation.invalid_holder"
+    http_status = 422
+    exit_code = 65
+
+
+def do_assign(case: Case, holder: AppUser, *, session: Session, actor: str, on: dt.date, reason: str) -> bool:
+    """Give ``case`` to ``holder`` by hand (a manager or team lead's decision): the holder needs an active
+    worker profile; history, the move out of intake, open tasks and the ledger as for a batch. False when
+    the holder already holds it."""
+    profile = session.get(WorkerProfile, holder.id)
+    if profile is None or not profile.active or not holder.is_active:
+        raise AssignError(
+            f"{holder.username} cannot hold cases (no active worker profile) / 该用户不能持有案件",
+            details={"holder": holder.username},
+        )
+    if case.status != "open":
+        raise AssignError(f"case {case.id} is {case.state} / 案件已结案", details={"case_id": case.id})
+    if case.holder_id == holder.id:
+        return False
+    now = utcnow()
+    if case.holder_id is not None:
+        session.execute(
+            update(CaseHolding)
+            .where(CaseHolding.case_id == case.id, CaseHolding.end_date.is_(None))
+            .values(end_date=on, ended_reason="reassigned")
+        )
+    amount = session.scalar(
+        select(func.coalesce(func.sum(CollectionAccount.overdue_amount), 0)).where(
+            CollectionAccount.case_id == case.id, CollectionAccount.status == "open"
+        )
+    )
+    session.add(
+        CaseHolding(
+            case_id=case.id,
+            holder_id=holder.id,
+            start_date=on,
+            reason="manual",
+            allocated_amount=int(amount or 0),
+        )
+    )
+    case.holder_id, case.held_since, case.period_end = holder.id, on, period_end(on)
+    if case.state == CaseState.INTAKE:
+        lifecycle.check_transition(
+            case.state,
+            CaseState.ALLOCATED,
+            permissions=frozenset({"case.assign"}),
+            reason=reason,
+            close_reason=None,
+            current_close_reason=case.close_reason,
+        )
+        session.add(
+            CaseTransition(
+                case_id=case.id,
+                from_state=case.state,
+                to_state=CaseState.ALLOCATED.value,
+                actor=actor,
+                reason=reason[:500],
+                at=now,
+            )
+        )
+        _enter(case, CaseState.ALLOCATED, None, now=now, on=on)
+    for task in session.scalars(
+        select(WorkTask).where(WorkTask.case_id == case.id, WorkTask.status == "open")
+    ):
+        task.assignee_id = holder.id
+    session.flush()
+    do_append("case.assigned", {"case_id": case.id, "holder_id": holder.id}, session=session, actor=actor)
+    return True

@@ -99,12 +99,13 @@ def create_app(settings: Settings | None = None, *, session_factory: SessionFact
 def api_routers() -> list[APIRouter]:
     """Every domain's API router (each mounted under :data:`API`)."""
     from recoup.auth.views import router as auth_router
+    from recoup.cases.allocate_views import router as allocation_router
     from recoup.cases.views import router as cases_router
     from recoup.cases.visit_views import router as visits_router
     from recoup.cases.work_views import router as work_router
     from recoup.contact.views import router as channels_router
 
-    return [auth_router, cases_router, work_router, visits_router, channels_router]
+    return [auth_router, cases_router, work_router, allocation_router, visits_router, channels_router]
 
 
 @dataclass(frozen=True)
