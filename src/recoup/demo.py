@@ -265,13 +265,13 @@ def _print_floor(engine: Any, as_of: dt.date, floor: _FloorRun) -> None:
         report = collector_report(start, as_of, session=session)
     table = Table(title=f"Collectors {start} – {as_of} · 催收员绩效 (`recoup report collectors`)")
     heads = (
-        ("username", "collector 催收员"),
-        ("attempts", "calls 拨打"),
-        ("rpc_rate", "RPC 接通"),
-        ("coverage", "cover 覆盖"),
-        ("promise_rate", "PTP 承诺"),
-        ("kept_rate", "kept 兑现"),
-        ("collected", "credited 回款"),
+        ("username", "collector\n催收员"),
+        ("attempts", "calls\n拨打"),
+        ("rpc_rate", "RPC\n接通率"),
+        ("coverage", "coverage\n覆盖率"),
+        ("promise_rate", "promise\n承诺率"),
+        ("kept_rate", "kept\n兑现率"),
+        ("collected", "credited\n回款"),
     )
     for key, title in heads:
         table.add_column(title, no_wrap=True, justify="left" if key == "username" else "right")

@@ -41,8 +41,17 @@ from recoup.pii import PiiCipher
 from recoup.portfolio.models import CollectionAccount, ContactPoint
 from recoup.simulate.events import Action, DayEvents
 
-#: The demo's collectors sign in with this password (printed by the demo; never a production default).
-DEMO_PASSWORD: Final = "recoup-demo-2026"
+#: The demo's people sign in with this password (printed by the demo; never a production default).
+DEMO_PASSWORD: Final = "recoup-demo"
+#: The demo's people besides the collectors: (username, role, display name, worker kind or None).
+DEMO_PEOPLE: Final = (
+    ("admin", "admin", "管理员", None),
+    ("manager", "manager", "催收经理", None),
+    ("leader1", "team_lead", "组长一", None),
+    ("field1", "field_agent", "外访员一", "field_agent"),
+    ("agency1", "agency", "委外机构一", "agency"),
+    ("compliance1", "compliance", "合规专员一", None),
+)
 TALK_MINUTES: Final = 8  # a call with its wrap-up, as a collector plans the day
 DAY_START: Final = dt.time(9, 0)
 
@@ -61,35 +70,40 @@ class FloorDay:
 
 
 def do_setup_floor(n_collectors: int, *, session: Session) -> list[str]:
-    """Create the demo's team lead and ``n_collectors`` collectors (idempotent); their usernames."""
+    """Create the demo's people (:data:`DEMO_PEOPLE`, ``collector1`` … ``collectorN`` in team lead
+    ``leader1``'s team) with worker profiles where they hold cases; idempotent. Their usernames."""
     auth.do_ensure_default_roles(session=session)
-    names = [f"demo.collector{i + 1}" for i in range(n_collectors)]
-    lead = auth.get_user("demo.lead", session=session) or auth.do_create_user(
-        "demo.lead", DEMO_PASSWORD, roles=["team_lead"], display_name="演示组长", session=session
-    )
+    users: dict[str, AppUser] = {}
+    for name, role, display, _kind in DEMO_PEOPLE:
+        users[name] = auth.get_user(name, session=session) or auth.do_create_user(
+            name, DEMO_PASSWORD, roles=[role], display_name=display, session=session
+        )
     team = session.scalars(select(Team).where(Team.name == "demo M1+")).one_or_none()
     if team is None:
-        team = Team(name="demo M1+", kind="collection", lead_id=lead.id)
+        team = Team(name="demo M1+", kind="collection", lead_id=users["leader1"].id)
         session.add(team)
         session.flush()
+    names = [f"collector{i + 1}" for i in range(n_collectors)]
     for i, name in enumerate(names):
-        user = auth.get_user(name, session=session) or auth.do_create_user(
-            name, DEMO_PASSWORD, roles=["collector"], display_name=f"演示催收员{i + 1}", session=session
+        users[name] = auth.get_user(name, session=session) or auth.do_create_user(
+            name, DEMO_PASSWORD, roles=["collector"], display_name=f"催收员{i + 1}", session=session
         )
-        if session.get(WorkerProfile, user.id) is None:
+    pools = ["m1", "m1-yue", "m2m3", "m4plus"]
+    for name, kind in [*((n, "collector") for n in names), ("field1", "field_agent")]:
+        if session.get(WorkerProfile, users[name].id) is None:
             session.add(
                 WorkerProfile(
-                    user_id=user.id,
+                    user_id=users[name].id,
                     team_id=team.id,
-                    kind="collector",
-                    pools=["m1", "m1-yue", "m2m3", "m4plus"],
+                    kind=kind,
+                    pools=pools if kind == "collector" else [],
                     skills={},
                     cap=400,
                     daily_minutes=420,
                 )
             )
     session.flush()
-    return ["demo.lead", *names]
+    return [name for name, *_ in DEMO_PEOPLE] + names
 
 
 @dataclass(frozen=True)
@@ -135,7 +149,7 @@ class FloorTwin:
     def plan_day(self, day: dt.date, *, session: Session, out: FloorDay) -> list[PlannedCall]:
         """The morning of ``day``: allocate, then every collector goes down their queue and decides whom
         to call (and when) within their minutes; nothing is logged yet."""
-        result = do_allocate(day, session=session, actor="demo.lead")
+        result = do_allocate(day, session=session, actor="leader1")
         out.allocated += result.counts.get("allocated", 0) + result.counts.get("returned", 0)
         policy = self._policy(session)
         rows = session.execute(
