@@ -10,6 +10,7 @@ import base64
 import binascii
 import functools
 import os
+import re
 from pathlib import Path
 from typing import Literal, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,6 +31,16 @@ CURRENCY_MINOR_DIGITS: dict[str, int] = {
     "HKD": 2,
     "JPY": 0,
 }
+
+#: The sample lender identity the default strategy ships for the demo (docs/dispatch.md, "Safe sending").
+#: Real channels refuse to send while the identity settings are unset or still one of these.
+SAMPLE_LENDER_NAME = "recoup 示例金融"
+SAMPLE_SMS_SIGNATURE = "【recoup 示例金融】"
+SAMPLE_HOTLINE = "400-000-0000"
+SAMPLE_PAYMENT_DOMAIN = "pay.recoup.local"
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
+_HOTLINE = re.compile(r"^\+?[0-9(][0-9 ()\-]{2,38}[0-9]$")
 
 Jurisdiction = Literal["cn", "us", "us-ma", "uk", "in", "eu", "no"]
 Locale = Literal["zh_CN", "en"]
@@ -91,6 +102,30 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Registered SMS 【签名】s (JSON list); empty: any 【…】 signature, but one is required.",
     )
+    lender_name: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The lender's legal name, as messages name it (default: the strategy's sample value, "
+        "which real channels refuse to send).",
+    )
+    sms_signature: str | None = Field(
+        default=None,
+        description="The lender's registered SMS signature, e.g. 【某某银行】 (brackets added when missing); "
+        "registered in sms_signatures when those are not set.",
+    )
+    hotline: str | None = Field(default=None, description="The lender's official hotline messages give.")
+    payment_domain: str | None = Field(
+        default=None,
+        description="The lender's payment domain: links are https://DOMAIN/p/TOKEN; added to link_domains "
+        "(which it replaces when those are not set).",
+    )
+    message_validity_hours: float = Field(
+        default=36.0,
+        gt=0,
+        le=7 * 24,
+        description="A planned message expires this many hours after its planned send time (the day's "
+        "send hour): the dispatcher marks it expired instead of sending it late.",
+    )
     channels_file: Path | None = Field(
         default=None, description="TOML mapping contact channels to plugins; default data_dir/channels.toml"
     )
@@ -102,6 +137,17 @@ class Settings(BaseSettings):
         default=60.0, gt=0, le=86_400, description="First retry delay; doubles per try (with jitter)."
     )
     dispatch_backoff_max_seconds: float = Field(default=6 * 3600.0, gt=0, le=7 * 86_400)
+    web_secret_key: SecretStr | None = Field(
+        default=None,
+        description="base64 of 32 bytes signing the web app's session cookies; default: generated once "
+        "into data_dir/secrets/web-session.key",
+    )
+    web_session_minutes: int = Field(
+        default=480, ge=5, le=7 * 24 * 60, description="A web sign-in lasts this long without a new sign-in."
+    )
+    web_secure_cookies: bool = Field(
+        default=False, description="Mark the web app's cookies Secure (set true behind HTTPS)."
+    )
     api_token_minutes: int = Field(
         default=480, ge=5, le=7 * 24 * 60, description="How long an API access token from a sign-in lasts."
     )
@@ -140,6 +186,41 @@ class Settings(BaseSettings):
             raise ValueError(f"unsupported currency {v!r}; one of {', '.join(CURRENCY_MINOR_DIGITS)}")
         return code
 
+    @field_validator("lender_name", "hotline")
+    @classmethod
+    def _identity_text(cls, v: str | None) -> str | None:
+        v = v.strip() if v is not None else None
+        return v or None
+
+    @field_validator("hotline")
+    @classmethod
+    def _hotline(cls, v: str | None) -> str | None:
+        if v is not None and not _HOTLINE.fullmatch(v):
+            raise ValueError(
+                "a phone number: digits, spaces, hyphens, parentheses, an optional leading + · 请填写电话号码"
+            )
+        return v
+
+    @field_validator("sms_signature")
+    @classmethod
+    def _signature(cls, v: str | None) -> str | None:
+        inner = (v or "").strip().removeprefix("【").removesuffix("】").strip()
+        if not inner:
+            return None
+        if len(inner) > 30 or any(c in inner for c in "【】[]"):
+            raise ValueError("one signature of 1–30 characters, e.g. 【某某银行】 · 一个 1–30 字的签名")
+        return f"【{inner}】"
+
+    @field_validator("payment_domain")
+    @classmethod
+    def _payment_domain(cls, v: str | None) -> str | None:
+        v = (v or "").strip().lower().rstrip(".")
+        if not v:
+            return None
+        if "://" in v or "/" in v or not _HOSTNAME.fullmatch(v):
+            raise ValueError("a domain name such as pay.example.cn (no scheme, no path) · 请填写域名")
+        return v
+
     @field_validator("database_url")
     @classmethod
     def _url(cls, v: str) -> str:
@@ -161,6 +242,13 @@ class Settings(BaseSettings):
             _decode_key(v.get_secret_value(), "PII lookup key")
         return v
 
+    @field_validator("web_secret_key")
+    @classmethod
+    def _web_key(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None:
+            _decode_key(v.get_secret_value(), "web secret key")
+        return v
+
     @field_validator("ledger_signing_key")
     @classmethod
     def _signing_key(cls, v: SecretStr | None) -> SecretStr | None:
@@ -170,6 +258,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _defaults(self) -> Settings:
+        explicit = set(self.model_fields_set)  # before the assignments below add to it
+        if self.payment_domain is not None:
+            # The lender's own payment domain is one messages may link to; it replaces the sample default.
+            if "link_domains" not in explicit:
+                self.link_domains = [self.payment_domain]
+            elif self.payment_domain not in self.link_domains:
+                self.link_domains = [*self.link_domains, self.payment_domain]
+        if self.sms_signature is not None and "sms_signatures" not in explicit:
+            self.sms_signatures = [self.sms_signature.strip("【】")]
         if not self.database_url:
             self.database_url = f"sqlite:///{(self.data_dir / 'recoup.db').as_posix()}"
         if not self.lake_uri:
@@ -186,6 +283,11 @@ class Settings(BaseSettings):
     def database_is_default(self) -> bool:
         """Whether the database is the embedded default (``data_dir/recoup.db``), created on first use."""
         return self.database_url == f"sqlite:///{(self.data_dir / 'recoup.db').as_posix()}"
+
+    @property
+    def signature_text(self) -> str | None:
+        """The text inside the 【…】 of ``sms_signature`` (what the SMS linter compares)."""
+        return self.sms_signature.strip("【】") if self.sms_signature else None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -224,6 +326,26 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ConfigError(f"PII key file {path} is invalid: {exc}") from exc
 
+    def web_secret_bytes(self) -> bytes:
+        """The 32-byte key signing web sessions: ``web_secret_key``, else ``data_dir/secrets/web-session.key``
+        (generated once, mode 0600)."""
+        if self.web_secret_key is not None:
+            return _decode_key(self.web_secret_key.get_secret_value(), "web secret key")
+        path = self.data_dir / "secrets" / "web-session.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another worker wrote it first
+                pass
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(base64.b64encode(os.urandom(32)).decode())
+        try:
+            return _decode_key(path.read_text().strip(), "web secret key")
+        except ValueError as exc:
+            raise ConfigError(f"web secret key file {path} is invalid: {exc}") from exc
+
     def pii_lookup_key_bytes(self) -> bytes | None:
         """The 32-byte lookup key: ``pii_lookup_key``, else ``data_dir/secrets/pii-lookup.key`` (written
         by the first key rotation); None when neither exists (it is then derived from the PII key)."""
@@ -248,7 +370,9 @@ def _decode_key(text: str, what: str = "PII key") -> bytes:
     return raw
 
 
-_SECRET_FIELDS = frozenset({"pii_key", "pii_lookup_key", "ledger_signing_key", "database_url"})
+_SECRET_FIELDS = frozenset(
+    {"pii_key", "pii_lookup_key", "ledger_signing_key", "web_secret_key", "database_url"}
+)
 
 
 def load_settings(**overrides: object) -> Settings:

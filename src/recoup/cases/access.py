@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from recoup.auth.models import AppUser
 from recoup.auth.service import has_permission
 from recoup.cases.models import Case, Team, WorkerProfile
+from recoup.cases.work_models import AssistRequest, FieldVisit
 from recoup.errors import NotFoundError
 from recoup.strategy.models import WorkTask
 
@@ -39,7 +40,10 @@ def team_member_ids(user: AppUser) -> CompoundSelect[int]:
 
 
 def visible_cases(user: AppUser) -> Select[Case]:
-    """A query of the cases ``user`` may see (empty without ``case.view``)."""
+    """A query of the cases ``user`` may see (empty without ``case.view``). Besides the cases held (by
+    them or their team) and those with a live task of theirs, one also sees the cases on which one is the
+    assignee of an open or accepted assistance request (协催, :mod:`recoup.cases.assists`) and those of
+    a field visit one is one of the two agents of (外访; not once it was rejected or cancelled)."""
     query = select(Case)
     if has_permission(user, "case.view_all"):
         return query
@@ -49,8 +53,18 @@ def visible_cases(user: AppUser) -> Select[Case]:
     tasked = exists().where(
         WorkTask.case_id == Case.id, WorkTask.assignee_id == user.id, WorkTask.status.in_(LIVE_TASK)
     )
+    assisting = exists().where(
+        AssistRequest.case_id == Case.id,
+        AssistRequest.assignee_id == user.id,
+        AssistRequest.status.in_(("open", "accepted")),
+    )
+    visiting = exists().where(
+        FieldVisit.case_id == Case.id,
+        or_(FieldVisit.agent1_id == user.id, FieldVisit.agent2_id == user.id),
+        FieldVisit.status.not_in(("rejected", "cancelled")),
+    )
     held = Case.holder_id.in_(holders) if holders is not None else Case.holder_id == user.id
-    return query.where(or_(held, tasked))
+    return query.where(or_(held, tasked, assisting, visiting))
 
 
 def get_visible_case(case_id: int, user: AppUser, *, session: Session) -> Case:

@@ -60,6 +60,7 @@ from recoup import rules
 from recoup.cases.deadlines import do_raise_deadline_tasks
 from recoup.cases.promise_service import do_judge_promises, promise_facts
 from recoup.cases.service import case_facts, do_intake
+from recoup.cases.stops import do_expire_stops
 from recoup.cases.tables import CASE_GRADE
 from recoup.config import get_settings
 from recoup.contact.service import attempt_facts
@@ -339,12 +340,14 @@ class Cycle:
             book = self._book(as_of, session)
             judged = do_judge_promises(as_of, session=session, book=book)
             res = do_intake(daily, book, session=session, as_of=as_of, grade_table=self.case_grade)
+            expired = do_expire_stops(as_of, session=session)
             late = do_raise_deadline_tasks(as_of, session=session)
         promises = ", ".join(f"{n} {s}" for s, n in sorted(judged.items())) or "none"
         return res.accounts_open, (
             f"{res.cases_open} open cases ({res.opened} opened, {res.closed} closed today); "
             f"{res.accounts_open} accounts in collections; promises judged: {promises}; "
-            f"{late.overdue} past their state's deadline, {late.raised} review task(s) raised"
+            f"{late.overdue} past their state's deadline, {late.raised} review task(s) raised; "
+            f"{len(expired)} stop(s) expired"
         )
 
     def _recent_attempts(self, as_of: dt.date, days: int = 30) -> pl.DataFrame | None:

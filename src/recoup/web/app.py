@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+import re
 from dataclasses import dataclass
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette_csrf.middleware import CSRFMiddleware
 
 from recoup.config import Settings, get_settings
 from recoup.db import get_engine, session_scope
@@ -32,13 +39,36 @@ def _envelope(status: int, code: str, message: str, details: dict[str, Any] | No
 _HTTP_CODES = {404: "not_found", 405: "http.method_not_allowed", 401: "auth.failed", 403: "auth.forbidden"}
 
 
+def _is_page(request: Request) -> bool:
+    """A browser page (HTML errors, sign-in redirects) rather than the JSON API."""
+    path = request.url.path
+    return not (path.startswith(API) or path in ("/openapi.json", "/docs", "/docs/oauth2-redirect"))
+
+
+def _page_error(request: Request, status: int, code: str, message: str) -> Response:
+    from recoup.web.templating import render
+
+    if code == "auth.sign_in_required":
+        target = "/login?next=" + quote(request.url.path, safe="/")
+        if request.headers.get("hx-request"):
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+    user = getattr(request.state, "user", None)
+    ctx = {"status": status, "code": code, "message": message}
+    return render(request, "error.html", ctx, user=user, status=status)
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RecoupError)
-    async def _recoup(_request: Request, exc: RecoupError) -> JSONResponse:
+    async def _recoup(request: Request, exc: RecoupError) -> Response:
+        if _is_page(request):
+            return _page_error(request, exc.http_status, exc.code, exc.message)
         return _envelope(exc.http_status, exc.code, exc.message, exc.details)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if _is_page(request):
+            return _page_error(request, 422, "request.invalid", "the form is incomplete / 表单不完整")
         errors = [
             {
                 "location": ".".join(str(p) for p in e.get("loc", ())),
@@ -56,15 +86,19 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = _HTTP_CODES.get(exc.status_code, f"http.{exc.status_code}")
         message = "not found / 未找到" if exc.status_code == 404 else str(exc.detail)
+        if _is_page(request):
+            return _page_error(request, exc.status_code, code, message)
         return _envelope(exc.status_code, code, message)
 
     @app.exception_handler(Exception)
-    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+    async def _crash(request: Request, exc: Exception) -> Response:
         # Never a traceback to the client; the log line carries the type only (no PII from messages).
         log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        if _is_page(request):
+            return _page_error(request, 500, "internal.error", "internal error / 内部错误")
         return _envelope(
             500, "internal.error", "internal error; the operator can find it in the log / 内部错误"
         )
@@ -90,22 +124,61 @@ def create_app(settings: Settings | None = None, *, session_factory: SessionFact
 
     app.state.session_factory = session_factory
     _install_error_handlers(app)
+    _install_pages(app, s)
 
     for router in api_routers():
         app.include_router(router, prefix=API)
     return app
 
 
+def _install_pages(app: FastAPI, s: Settings) -> None:
+    """The pages: static files, signed session cookies (HttpOnly, SameSite, expiring), CSRF on every
+    unsafe request outside the token-authenticated API (double-submit cookie, starlette-csrf)."""
+    from recoup.web.pages import router as pages_router
+    from recoup.web.session import SESSION_COOKIE
+
+    secret = base64.b64encode(s.web_secret_bytes()).decode("ascii")
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.include_router(pages_router)
+    # Order: Starlette runs the last added middleware first, so CSRF is checked before the session.
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie=SESSION_COOKIE,
+        max_age=s.web_session_minutes * 60,
+        same_site="lax",
+        https_only=s.web_secure_cookies,
+    )
+    app.add_middleware(
+        CSRFMiddleware,
+        secret=secret,
+        exempt_urls=[re.compile(r"^/api/")],
+        cookie_secure=s.web_secure_cookies,
+        cookie_samesite="strict",
+    )
+
+
 def api_routers() -> list[APIRouter]:
     """Every domain's API router (each mounted under :data:`API`)."""
     from recoup.auth.views import router as auth_router
     from recoup.cases.allocate_views import router as allocation_router
+    from recoup.cases.assist_views import router as assists_router
+    from recoup.cases.stop_views import router as stops_router
     from recoup.cases.views import router as cases_router
     from recoup.cases.visit_views import router as visits_router
     from recoup.cases.work_views import router as work_router
     from recoup.contact.views import router as channels_router
 
-    return [auth_router, cases_router, work_router, allocation_router, visits_router, channels_router]
+    return [
+        auth_router,
+        cases_router,
+        work_router,
+        allocation_router,
+        stops_router,
+        assists_router,
+        visits_router,
+        channels_router,
+    ]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,81 @@
+"""Rendering pages: one Jinja2 environment over ``web/templates`` with autoescaping, a per-request
+``_`` (the request's catalog), money and dates formatted for the locale, and the signed-in user."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_percent
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from recoup.auth.models import AppUser
+from recoup.config import Settings
+from recoup.web.i18n import DEFAULT, LOCALES, negotiate, translations
+
+TEMPLATES = Path(__file__).parent / "templates"
+_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+
+
+def request_locale(request: Request, user: AppUser | None = None) -> str:
+    """The user's language, else the ``lang`` cookie, else ``Accept-Language``."""
+    cookie = request.cookies.get("lang")
+    if user is not None and user.locale in LOCALES:
+        return user.locale
+    if cookie in LOCALES:
+        return str(cookie)
+    settings: Settings = request.app.state.settings
+    return negotiate(request.headers.get("accept-language"), settings.locale or DEFAULT)
+
+
+def _babel(locale: str) -> str:
+    return "zh_Hans_CN" if locale == "zh_CN" else "en"
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    user: AppUser | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """Render template ``name`` for ``request`` in the request's language."""
+    locale = request_locale(request, user)
+    tr = translations(locale)
+    settings: Settings = request.app.state.settings
+    currency = settings.currency
+    digits = settings.minor_digits
+    loc = _babel(locale)
+
+    def money(minor: int | None) -> str:
+        return "—" if minor is None else format_currency(minor / 10**digits, currency, locale=loc)
+
+    def day(value: dt.date | None) -> str:
+        return "—" if value is None else format_date(value, format="medium", locale=loc)
+
+    def when(value: dt.datetime | None) -> str:
+        if value is None:
+            return "—"
+        return format_datetime(value.astimezone(settings.tz), format="short", tzinfo=settings.tz, locale=loc)
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None else format_percent(value, format="#,##0.0%", locale=loc)
+
+    ctx = {
+        "request": request,
+        "user": user,
+        "locale": locale,
+        "_": tr.gettext,
+        "money": money,
+        "day": day,
+        "when": when,
+        "pct": pct,
+        **(context or {}),
+    }
+    html = _env.get_template(name).render(ctx)
+    return HTMLResponse(html, status_code=status)
