@@ -53,7 +53,7 @@ def _page_error(request: Request, status: int, code: str, message: str) -> Respo
         if request.headers.get("hx-request"):
             return Response(status_code=204, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
-    user = getattr(request.state, "user", None)
+    user = getattr(request.state, "user_view", None)
     ctx = {"status": status, "code": code, "message": message}
     return render(request, "error.html", ctx, user=user, status=status)
 

@@ -90,6 +90,44 @@ PROMISE_LABELS = {
     "rescheduled": N_("rescheduled"),
     "not_counted": N_("not counted"),
 }
+ROLE_LABELS = {
+    "self": N_("borrower"),
+    "debtor": N_("borrower"),
+    "guarantor": N_("guarantor"),
+    "emergency_contact": N_("emergency contact"),
+}
+CHANNEL_LABELS = {
+    "call": N_("call"),
+    "robot_call": N_("robot call"),
+    "sms": N_("text message"),
+    "email": N_("email"),
+    "im": N_("instant message"),
+    "voicemail": N_("voicemail"),
+    "letter": N_("letter"),
+    "visit": N_("field visit"),
+    "portal": N_("portal"),
+}
+OUTCOME_LABELS = {
+    "right_party_contact": N_("reached the borrower"),
+    "third_party_contact": N_("someone else answered"),
+    "no_answer": N_("no answer"),
+    "busy": N_("busy"),
+    "voicemail": N_("voicemail"),
+    "wrong_number": N_("wrong number"),
+    "disconnected": N_("disconnected"),
+    "delivered": N_("delivered"),
+    "failed": N_("failed"),
+    "bounced": N_("bounced"),
+    "refused": N_("refused"),
+    "promise_to_pay": N_("promised to pay"),
+    "complaint": N_("complaint"),
+    "dispute": N_("dispute"),
+    "hardship": N_("hardship"),
+    "callback_requested": N_("call back later"),
+    "conversation": N_("conversation"),
+    "connected": N_("connected"),
+    "invalid_number": N_("wrong number"),
+}
 RESULT_LABELS = [
     (LogResult.RIGHT_PARTY.value, N_("reached the borrower")),
     (LogResult.PROMISE.value, N_("promised to pay")),
@@ -265,7 +303,7 @@ def _case_context(request: Request, user: AppUser, case: Case, session: DbSessio
         )
     )
     phones = [
-        {"id": p.id, "masked": mask("phone", p.value), "role": p.role}
+        {"id": p.id, "masked": mask("phone", p.value), "role": ROLE_LABELS.get(p.role, p.role)}
         for p in points
         if p.kind in ("phone", "mobile")
     ]
@@ -327,6 +365,8 @@ def _case_context(request: Request, user: AppUser, case: Case, session: DbSessio
         "treatment_labels": TREATMENT_LABELS,
         "state_labels": STATE_LABELS,
         "promise_labels": PROMISE_LABELS,
+        "channel_labels": CHANNEL_LABELS,
+        "outcome_labels": OUTCOME_LABELS,
         "default_due": (today + dt.timedelta(days=2)).isoformat(),
         "watermark": True,
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 from fastapi import Depends, Request
@@ -21,6 +22,18 @@ from recoup.errors import AuthError, RecoupError
 from recoup.web.deps import DbSession, ForbiddenError
 
 SESSION_COOKIE: Final = "recoup_session"
+
+
+@dataclass(frozen=True)
+class UserView:
+    """What a page shows of the signed-in user, independent of the database session."""
+
+    id: int
+    username: str
+    display_name: str
+    locale: str
+
+
 #: Failed sign-ins allowed per username (and per client address) within :data:`THROTTLE_WINDOW_S`.
 THROTTLE_MAX: Final = 5
 THROTTLE_WINDOW_S: Final = 15 * 60
@@ -99,6 +112,8 @@ def _page_user(request: Request, session: DbSession) -> AppUser:
         data.clear()
         raise SignInRequired("sign in first / 请先登录")
     request.state.user = user
+    # A plain copy for error pages rendered after the unit of work ended (the ORM row is then expired).
+    request.state.user_view = UserView(user.id, user.username, user.display_name, user.locale)
     return user
 
 

@@ -16,12 +16,13 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from recoup.auth.models import AppUser
 from recoup.config import Settings
 from recoup.web.i18n import DEFAULT, LOCALES, negotiate, translations
+from recoup.web.session import UserView
 
 TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
 
 
-def request_locale(request: Request, user: AppUser | None = None) -> str:
+def request_locale(request: Request, user: AppUser | UserView | None = None) -> str:
     """The user's language, else the ``lang`` cookie, else ``Accept-Language``."""
     cookie = request.cookies.get("lang")
     if user is not None and user.locale in LOCALES:
@@ -41,7 +42,7 @@ def render(
     name: str,
     context: dict[str, Any] | None = None,
     *,
-    user: AppUser | None = None,
+    user: AppUser | UserView | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     """Render template ``name`` for ``request`` in the request's language."""
