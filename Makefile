@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Size knobs for the demo (later issues honour more of them).
 LOANS ?= 2000
-SERVE ?= 0
+SERVE ?= 1
 DAYS ?= 60
 DEMO_DIR ?= recoup-data
 

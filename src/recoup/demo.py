@@ -366,7 +366,7 @@ def register(app: typer.Typer) -> None:
         loans: int = typer.Option(
             0, help="Size knob: simulate a lender with this many loans (0 = the sample)."
         ),
-        serve: int = typer.Option(0, help="1 = start the web app afterwards (a later issue adds it)."),
+        serve: int = typer.Option(0, help="1 = serve the web app on http://127.0.0.1:8000 afterwards."),
         seed: int = typer.Option(7, help="Random seed of the simulated lender."),
         days: int = typer.Option(60, help="Days of simulated history (with --loans)."),
     ) -> None:
@@ -376,7 +376,9 @@ def register(app: typer.Typer) -> None:
         """
         run_demo(loans, seed=seed, days=days)
         if serve:
-            console.print("[yellow]SERVE=1: the web app arrives with a later issue; nothing to serve yet.[/]")
+            from recoup.web.cli import run_server
+
+            run_server("127.0.0.1", 8000)
 
 
 __all__ = ["register", "run_demo"]

@@ -146,6 +146,44 @@ def server_log_config() -> dict[str, Any]:
     return config
 
 
+def run_server(host: str, port: int, log_level: str = "info") -> None:
+    """Check the address, migrate, print where the app is and serve it until Ctrl+C (``recoup serve`` and
+    the demo's last step)."""
+    import uvicorn
+
+    from recoup.config import get_settings
+    from recoup.db import upgraded_session
+    from recoup.web.app import create_app
+
+    check_address(host, port)
+    with upgraded_session():  # migrate, and refuse a wrong PII key, before serving anything
+        pass
+    settings = get_settings()
+    url = _url(host, port)
+    everywhere = host in ("0.0.0.0", "::")
+    typer.echo(
+        f"recoup on {url}{' (all interfaces)' if everywhere else ''} (sign in at {url}/login) · "
+        f"recoup 服务地址：{url}{'（所有网卡）' if everywhere else ''}（登录：{url}/login）"
+    )
+    typer.echo(f"OpenAPI: {url}/openapi.json · docs {url}/docs · 接口文档：{url}/docs")
+    typer.echo("Press Ctrl+C to stop · 按 Ctrl+C 停止")
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level=log_level,
+            log_config=server_log_config(),
+        )
+    except SystemExit as exc:  # uvicorn exits 3 when it cannot start (it logged why)
+        if exc.code in (None, 0):
+            raise
+        raise ServeError(
+            f"the server did not start on {url} (see the log above) / 服务未能启动（见上方日志）",
+            details={"host": host, "port": port, "exit": exc.code},
+        ) from None
+
+
 def register(app: typer.Typer) -> None:
     """Add ``recoup serve`` to ``app``."""
 
@@ -159,36 +197,4 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Run the HTTP API (migrates the database first). 启动 HTTP API 服务（先迁移数据库）。"""
-        import uvicorn
-
-        from recoup.config import get_settings
-        from recoup.db import upgraded_session
-        from recoup.web.app import create_app
-
-        check_address(host, port)
-        with upgraded_session():  # migrate, and refuse a wrong PII key, before serving anything
-            pass
-        settings = get_settings()
-        url = _url(host, port)
-        everywhere = host in ("0.0.0.0", "::")
-        typer.echo(
-            f"recoup API on {url}{' (all interfaces)' if everywhere else ''} · "
-            f"recoup API 服务地址：{url}{'（所有网卡）' if everywhere else ''}"
-        )
-        typer.echo(f"OpenAPI: {url}/openapi.json · docs {url}/docs · 接口文档：{url}/docs")
-        typer.echo("Press Ctrl+C to stop · 按 Ctrl+C 停止")
-        try:
-            uvicorn.run(
-                create_app(settings),
-                host=host,
-                port=port,
-                log_level=log_level.value,
-                log_config=server_log_config(),
-            )
-        except SystemExit as exc:  # uvicorn exits 3 when it cannot start (it logged why)
-            if exc.code in (None, 0):
-                raise
-            raise ServeError(
-                f"the server did not start on {url} (see the log above) / 服务未能启动（见上方日志）",
-                details={"host": host, "port": port, "exit": exc.code},
-            ) from None
+        run_server(host, port, log_level.value)
