@@ -201,3 +201,48 @@ def test_errors_use_the_envelope(session: Session, settings: Settings) -> None:
             assert set(r.json()) == {"error"} and r.json()["error"]["code"] == code
             assert set(r.json()["error"]) == {"code", "message", "details"}
         assert client.get("/openapi.json").json()["info"]["title"] == "recoup"
+
+
+def _page_routes() -> list[tuple[str, str, str]]:
+    from fastapi.routing import APIRoute
+
+    from recoup.web.deps import permission_of
+    from recoup.web.pages import router as pages_router
+
+    return [
+        (method, route.path, perm)
+        for route in pages_router.routes
+        if isinstance(route, APIRoute) and (perm := permission_of(route))
+        for method in sorted(route.methods or ())
+    ]
+
+
+def test_every_role_against_every_page(session: Session, settings: Settings) -> None:
+    """The pages read the same permission table: a role lacking a page's permission gets the 403 page."""
+    from recoup.web import pages
+
+    routes = _page_routes()
+    assert {p for _m, p, _perm in routes} >= {"/queue", "/cases/{case_id}"}
+    seen: set[tuple[str, str]] = set()
+    for role in DEFAULT_ROLES:
+        user = make_user(session, role)
+        case = make_case(session, holder=user)
+        pages.THROTTLE.succeeded(f"user:{user.username}", "ip:testclient")
+        with api_client(session, settings) as client:
+            client.get("/login")
+            token = client.cookies.get("csrftoken") or ""
+            signed = client.post(
+                "/login",
+                data={"username": user.username, "password": "correct horse battery"},
+                headers={"x-csrftoken": token, "hx-request": "true"},
+            )
+            assert signed.status_code == 204, signed.text
+            for method, path, perm in routes:
+                url = _fill(path, case.id)
+                r = client.request(method, url, headers={"x-csrftoken": token}, follow_redirects=False)
+                if has_permission(user, perm):
+                    assert r.status_code != 403, (role, method, path)
+                else:
+                    assert r.status_code == 403, (role, method, path, r.status_code)
+                seen.add((role, perm))
+    assert seen == {(role, perm) for role in DEFAULT_ROLES for _m, _p, perm in routes}
