@@ -207,11 +207,12 @@ def _page_routes() -> list[tuple[str, str, str]]:
     from fastapi.routing import APIRoute
 
     from recoup.web.deps import permission_of
+    from recoup.web.morning import router as morning_router
     from recoup.web.pages import router as pages_router
 
     return [
         (method, route.path, perm)
-        for route in pages_router.routes
+        for route in [*pages_router.routes, *morning_router.routes]
         if isinstance(route, APIRoute) and (perm := permission_of(route))
         for method in sorted(route.methods or ())
     ]
@@ -222,7 +223,7 @@ def test_every_role_against_every_page(session: Session, settings: Settings) -> 
     from recoup.web import pages
 
     routes = _page_routes()
-    assert {p for _m, p, _perm in routes} >= {"/queue", "/cases/{case_id}"}
+    assert {p for _m, p, _perm in routes} >= {"/queue", "/cases/{case_id}", "/morning"}
     seen: set[tuple[str, str]] = set()
     for role in DEFAULT_ROLES:
         user = make_user(session, role)

@@ -104,3 +104,19 @@ def test_queue_case_promise_and_another_holders_case(session: Session, settings:
             english.status_code == 200 and "My queue" in english.text and "我的作业队列" not in english.text
         )
     assert session.scalars(select(PromiseToPay).where(PromiseToPay.case_id == theirs.id)).first() is None
+
+
+def test_the_morning_view_is_for_report_viewers(session: Session, settings: Settings) -> None:
+    make_user(session, "manager", name="boss1")
+    make_user(session, "collector", name="worker1")
+    with api_client(session, settings) as client:
+        _login(client, "worker1")
+        assert client.get("/morning").status_code == 403
+        assert client.get("/", follow_redirects=False).headers["location"] == "/queue"
+        assert "晨会看板" not in client.get("/queue").text  # no link to a page the role cannot open
+        client.post("/logout", headers=_csrf(client))
+        _login(client, "boss1")
+        assert client.get("/", follow_redirects=False).headers["location"] == "/morning"
+        page = client.get("/morning")
+        assert page.status_code == 200 and "晨会看板" in page.text
+        assert "尚未处理任何一天的数据" in page.text  # no cycle has run in this database

@@ -219,7 +219,9 @@ def switch_language(locale: str, request: Request, session: DbSession, next: str
 
 @router.get("/")
 def home(user: PageUser) -> Response:
-    return RedirectResponse("/queue", status_code=303)
+    """Directors start with the morning view, everyone else with their queue."""
+    start = "/morning" if has_permission(user, "report.view") else "/queue"
+    return RedirectResponse(start, status_code=303)
 
 
 @router.get("/queue")

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from recoup.auth.models import AppUser
+from recoup.auth.service import has_permission
 from recoup.config import Settings
 from recoup.web.i18n import DEFAULT, LOCALES, negotiate, translations
 from recoup.web.session import UserView
@@ -67,9 +68,13 @@ def render(
     def pct(value: float | None) -> str:
         return "—" if value is None else format_percent(value, format="#,##0.0%", locale=loc)
 
+    def can(permission: str) -> bool:
+        return isinstance(user, AppUser) and has_permission(user, permission)
+
     ctx = {
         "request": request,
         "user": user,
+        "can": can,
         "locale": locale,
         "_": tr.gettext,
         "money": money,
