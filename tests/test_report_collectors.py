@@ -241,3 +241,39 @@ def test_cli_bad_month_is_a_recoup_error(
     assert out.out == ""
     code, out = _main(monkeypatch, capsys, "--month", "2026-13")
     assert code not in (0, 1, 2) and "2026-13" in out.err and "Traceback" not in out.err
+
+
+def test_a_successful_assist_shares_the_credit(session: Session) -> None:
+    from recoup.cases.work_models import AssistRequest
+
+    holder = make_user(session, "collector", name="holder1")
+    helper = make_user(session, "field_agent", name="helper1")
+    case = make_case(session, holder=holder, as_of=D(2026, 12, 1))
+    session.add(
+        AssistRequest(
+            case_id=case.id,
+            kind="field",
+            assignee_id=helper.id,
+            requested_by=holder.username,
+            deadline=D(2026, 12, 10),
+            status="done",
+            result="success",
+            created_at=dt.datetime(2026, 12, 2, 2, tzinfo=dt.UTC),
+            done_at=dt.datetime(2026, 12, 4, 2, tzinfo=dt.UTC),
+        )
+    )
+    account = _keys(session, case)[2]
+    session.add(
+        AccountPayment(
+            external_id="P-assist",
+            account_id=account,
+            received_date=D(2026, 12, 6),
+            amount=100_001,
+            channel="bank",
+        )
+    )
+    session.flush()
+    report = collector_report(*DEC, session=session)
+    got = {r["username"]: r["collected"] for r in report.iter_rows(named=True) if r["username"]}
+    # 30 % (rounded down, in fen) to the helper, the rest — with the odd fen — to the holder.
+    assert got["helper1"] == 30_000 and got["holder1"] == 70_001

@@ -21,7 +21,8 @@ Choices made here (what the data gives the kernels):
 - **Promises**: ``PromiseToPay`` taken by the collector, with statuses as judged by the cycle (T+1).
 - **Collections**: ``AccountPayment`` rows received in the month (reversals with their own date, credited
   as the payment they reverse), credited under the default :class:`~recoup.cases.credit.CreditRules`;
-  there are no assists recorded yet (empty assists frame).
+  a successful assistance request (协催) shares the credit of payments from its start until 30 days after
+  it was done.
 - **Complaints**: there is no complaints table yet: an empty frame is passed, so ``complaints`` is 0 and
   the complaints veto never applies.
 - **QA findings**: ``QaFinding`` rows about the collector created (local date) in the month, dismissed
@@ -42,6 +43,7 @@ from sqlalchemy.orm import Session
 from recoup.auth.models import AppUser
 from recoup.cases.credit import ASSISTS_SCHEMA, CreditRules, credit_payments
 from recoup.cases.models import Case, CaseHolding, PromiseToPay, WorkerProfile
+from recoup.cases.work_models import AssistRequest
 from recoup.config import get_settings
 from recoup.contact.models import ContactAttempt, QaFinding
 from recoup.errors import RecoupError
@@ -154,9 +156,9 @@ def collector_report(month_start: dt.date, month_end: dt.date, *, session: Sessi
     Columns :data:`REPORT_COLUMNS`: collector_id, username, display_name, the :func:`collector_kpis`
     columns (:data:`~recoup.reporting.metrics_people.KPI_COLUMNS`), then tier, base_pay, bonus_pay,
     penalty, pay (Int64 minor units) and reason from :func:`incentive_pay` under ``DEFAULT_INCENTIVE``.
-    One row per collector holding cases in the period (sorted by id), then the overall row (null id and
-    names; pay columns summed, tier and reason null). No collector: no rows at all. The module docstring
-    lists how the database's rows become the kernels' inputs.
+    One row per collector holding cases in the period, or helping on one (sorted by id), then the overall
+    row (null id and names; pay columns summed, tier and reason null). No collector: no rows at all. The
+    module docstring lists how the database's rows become the kernels' inputs.
     """
     if month_start > month_end:
         raise ReportMonthError(
@@ -193,6 +195,17 @@ def collector_report(month_start: dt.date, month_end: dt.date, *, session: Sessi
             continue
         people[holder_id] = (username, display_name)
         held_rows.setdefault((holder_id, case_id), allocated or 0)  # the first holding of the month
+    # Helpers of successful assistance requests (协催) earn credit too, so they get a row as well.
+    helpers = session.execute(
+        select(AppUser.id, AppUser.username, AppUser.display_name, WorkerProfile.kind)
+        .join(AssistRequest, AssistRequest.assignee_id == AppUser.id)
+        .outerjoin(WorkerProfile, WorkerProfile.user_id == AppUser.id)
+        .where(AssistRequest.status == "done", AssistRequest.result == "success")
+        .distinct()
+    ).all()
+    for uid, username, display_name, kind in helpers:
+        if kind != "agency":
+            people.setdefault(uid, (username, display_name))
     if not people:
         return _empty_report()
     by_name = {username: uid for uid, (username, _) in people.items()}
@@ -329,6 +342,9 @@ def collector_report(month_start: dt.date, month_end: dt.date, *, session: Sessi
     return pl.concat([rows, total.select(REPORT_COLUMNS)], how="vertical")
 
 
+_ASSIST_TAIL = dt.timedelta(days=30)
+
+
 def _credited(session: Session, start: dt.date, end: dt.date, collectors: set[int]) -> pl.DataFrame:
     """Payments received in [start, end] credited to ``collectors`` (collector_id, amount, received_date)."""
     pay_cols = (
@@ -398,9 +414,31 @@ def _credited(session: Session, start: dt.date, end: dt.date, collectors: set[in
             "status": pl.String(),
         },
     )
-    credit = credit_payments(
-        payments, holding_frame, promise_frame, pl.DataFrame(schema=ASSISTS_SCHEMA), rules=CreditRules()
+    done_assists = session.execute(
+        select(
+            AssistRequest.case_id,
+            AssistRequest.assignee_id,
+            WorkerProfile.kind,
+            AssistRequest.created_at,
+            AssistRequest.done_at,
+            AssistRequest.result,
+        )
+        .outerjoin(WorkerProfile, WorkerProfile.user_id == AssistRequest.assignee_id)
+        .where(
+            AssistRequest.case_id.in_(case_ids),
+            AssistRequest.assignee_id.is_not(None),
+            AssistRequest.status == "done",
+        )
+    ).all()
+    # A successful assist shares the credit of payments from its start until 30 days after it was done.
+    assists = _frame(
+        (
+            (c, h, "agency" if k == "agency" else "collector", a.date(), (d or a).date() + _ASSIST_TAIL, r)
+            for c, h, k, a, d, r in done_assists
+        ),
+        ASSISTS_SCHEMA,
     )
+    credit = credit_payments(payments, holding_frame, promise_frame, assists, rules=CreditRules())
     return credit.filter(
         pl.col("received_date").is_between(start, end)
         & (pl.col("credited_kind") == "collector")
