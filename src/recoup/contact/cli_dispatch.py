@@ -31,6 +31,7 @@ _ROWS = (
     ("retried", "待重试 · retried"),
     ("failed", "失败 · failed"),
     ("dead", "放弃 · dead"),
+    ("expired", "已过期 · expired"),
 )
 
 
@@ -55,14 +56,20 @@ def run_cmd(
         bool, typer.Option("--until-empty", help="Keep going until no message is due.")
     ] = False,
 ) -> None:
-    """Send one batch of due messages (or all of them), re-checking the contact policy at send time."""
+    """Send one batch of due messages (or all of them), re-checking the contact policy at send time.
+
+    Messages past their validity window are marked expired, never sent. Refuses to start
+    (``config.lender_identity``, exit 78) while a channel reaches people and the lender's identity
+    settings are unset or sample values (docs/dispatch.md, "Safe sending").
+    """
     from recoup import migrate
     from recoup.config import get_settings
     from recoup.contact.channels import load_channels
-    from recoup.contact.dispatch import DispatchReport, one_dispatcher, run_once
+    from recoup.contact.dispatch import DispatchReport, check_lender_identity, one_dispatcher, run_once
     from recoup.db import get_engine
 
     settings = get_settings()
+    check_lender_identity(settings, load_channels(settings))  # before touching the database
     engine = get_engine(settings)
     migrate.upgrade(engine)
     total = DispatchReport()
@@ -73,7 +80,7 @@ def run_cmd(
             while True:
                 report = run_once(engine, batch=batch, plugins=channels, settings=settings)
                 total.add(report)
-                if not until_empty or report.claimed == 0:
+                if not until_empty or report.claimed + report.expired == 0:
                     break
         finally:
             channels.close()
@@ -94,7 +101,7 @@ def status_cmd() -> None:
     table = Table(title="Outbox · 发件箱")
     table.add_column("status · 状态")
     table.add_column("messages · 条数", justify="right")
-    for status in ("pending", "sending", "sent", "blocked", "failed", "dead"):
+    for status in ("pending", "sending", "sent", "blocked", "failed", "dead", "expired"):
         table.add_row(status, f"{by_status.get(status, 0):,}")
     console.print(table)
 
@@ -108,13 +115,17 @@ def worker_cmd(
     """Run the dispatcher until SIGINT/SIGTERM (the message being sent is finished first).
 
     On SQLite one dispatcher runs per database: a second one refuses at once (``lock.busy``, exit 75).
+    Refuses to start (``config.lender_identity``, exit 78) while a channel reaches people and the
+    lender's identity settings are unset or sample values (docs/dispatch.md, "Safe sending").
     """
     from recoup import migrate
     from recoup.config import get_settings
-    from recoup.contact.dispatch import one_dispatcher
+    from recoup.contact.channels import load_channels
+    from recoup.contact.dispatch import check_lender_identity, one_dispatcher
     from recoup.db import get_engine
 
     settings = get_settings()
+    check_lender_identity(settings, load_channels(settings))  # before touching the database
     engine = get_engine(settings)
     migrate.upgrade(engine)
     with one_dispatcher(engine, what="recoup worker"):
@@ -141,7 +152,7 @@ def _work(engine: Engine, settings: Settings, *, poll: float, batch: int) -> Non
             settings=settings,
             on_batch=lambda r: console.print(
                 f"batch: {r.sent} sent, {r.blocked} blocked, {r.deferred} deferred, "
-                f"{r.retried} retried, {r.failed} failed, {r.dead} dead"
+                f"{r.retried} retried, {r.failed} failed, {r.dead} dead, {r.expired} expired"
             ),
         )
     finally:

@@ -22,6 +22,18 @@ two leaves the message ``sending``; when its claim expires it is sent again with
 (SMTP ``Message-ID``, webhook ``Idempotency-Key``), which receivers deduplicate. The attempt row is
 unique per message id, so a resend never counts twice against the contact caps.
 
+**Validity.** A message with ``expires_at`` (the daily cycle sets it: the planned send time plus
+``message_validity_hours``) is never sent after it: before each claim the pending messages whose window
+closed are marked ``expired`` (up to a batch at a time, counted in the report), a claimed one found past
+its window is ``expired`` instead of judged, and a deferral beyond the window expires it at once.
+
+**Safe sending.** :func:`check_lender_identity` refuses to start (``config.lender_identity``, exit 78)
+while a channel reaches people and the lender's identity settings (``RECOUP_LENDER_NAME``,
+``RECOUP_SMS_SIGNATURE``, ``RECOUP_HOTLINE``, ``RECOUP_PAYMENT_DOMAIN``) are unset or still the sample
+values. Only the built-in default — no channels file, every channel to CSV files under ``data_dir`` —
+and the in-memory ``fake`` plugin reach no one. A message rendered with the sample identity before the
+settings were made is never sent through a channel that reaches people (``failed``).
+
 After each batch one ledger entry (``dispatch.batch``) lists the message ids and their new statuses.
 
 **One dispatcher per SQLite database.** Two dispatchers on SQLite each judge a borrower's caps from
@@ -40,6 +52,7 @@ import hashlib
 import logging
 import random
 import threading
+import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -50,9 +63,16 @@ from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from recoup.config import Settings, get_settings
+from recoup.config import (
+    SAMPLE_HOTLINE,
+    SAMPLE_LENDER_NAME,
+    SAMPLE_PAYMENT_DOMAIN,
+    SAMPLE_SMS_SIGNATURE,
+    Settings,
+    get_settings,
+)
 from recoup.contact.channels.base import ChannelPlugin, OutgoingMessage, SendResult
-from recoup.contact.channels.registry import Channels, load_channels
+from recoup.contact.channels.registry import Channels, channels_path, load_channels
 from recoup.contact.models import OutboxMessage
 from recoup.contact.outbox import OutboxStatus
 from recoup.contact.policy.engine import Policy
@@ -61,12 +81,25 @@ from recoup.contact.policy.presets import resolve
 from recoup.contact.service import check_attempt, do_record_attempt
 from recoup.contact.vocab import AttemptOutcome, Channel, DestinationKind, Party
 from recoup.db import session_scope, utcnow
-from recoup.errors import RecoupError
+from recoup.errors import ConfigError, RecoupError
 from recoup.ledger.service import do_append_batch
 from recoup.locks import LockBusyError, exclusive
 from recoup.pii import PiiCipher, cipher_from_settings, mask_email, mask_phone, mask_text
 
-__all__ = ["DispatchReport", "backoff_seconds", "claim", "one_dispatcher", "run_once", "worker"]
+__all__ = [
+    "LOCAL_PLUGINS",
+    "DispatchReport",
+    "LenderIdentityError",
+    "backoff_seconds",
+    "check_lender_identity",
+    "claim",
+    "expire_due",
+    "identity_problems",
+    "one_dispatcher",
+    "reaching_channels",
+    "run_once",
+    "worker",
+]
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +118,25 @@ class DispatchReport:
     retried: int = 0
     failed: int = 0
     dead: int = 0
+    expired: int = 0  # not sent: the validity window closed (before or after the claim)
     released: int = 0  # claimed, then handed back unprocessed (stop requested)
     lost: int = 0  # taken over by another dispatcher after the claim expired
     batches: int = 0
     items: list[dict[str, str]] = field(default_factory=list)
     ledger_seqs: list[int] = field(default_factory=list)
 
-    COUNTS = ("claimed", "sent", "blocked", "deferred", "retried", "failed", "dead", "released", "lost")
+    COUNTS = (
+        "claimed",
+        "sent",
+        "blocked",
+        "deferred",
+        "retried",
+        "failed",
+        "dead",
+        "expired",
+        "released",
+        "lost",
+    )
 
     def counts(self) -> dict[str, int]:
         return {k: int(getattr(self, k)) for k in self.COUNTS}
@@ -156,6 +201,180 @@ def one_dispatcher(engine: Engine, *, what: str = "dispatcher") -> Iterator[None
         ) from None
     with held:
         yield
+
+
+class LenderIdentityError(ConfigError):
+    """Real channels are configured but the lender's identity settings are unset or sample values."""
+
+    code = "config.lender_identity"
+
+
+#: Plugins that reach no one: the in-memory fake, and CSV files (only when they are the built-in
+#: default, i.e. without a channels file; a channels file that names ``filexport`` feeds a printer or a
+#: dialer, which reaches people).
+LOCAL_PLUGINS = frozenset({"fake", "filexport"})
+
+#: Placeholders that are never a real lender's identity: the default strategy's sample values and the
+#: template previews' (compared case- and space-insensitively).
+_SAMPLE_NAMES = frozenset({SAMPLE_LENDER_NAME, "示例消费金融", "Example Finance", "某某银行"})
+_SAMPLE_HOTLINES = frozenset({SAMPLE_HOTLINE, "1-800-555-0100"})
+#: Reserved names (RFC 2606, RFC 6761) and mDNS: no payment page lives there.
+_RESERVED_DOMAINS = (
+    "local",
+    "localhost",
+    "test",
+    "example",
+    "invalid",
+    "example.com",
+    "example.net",
+    "example.org",
+)
+#: What gives away a message rendered with the sample identity.
+_SAMPLE_MARKERS = (SAMPLE_LENDER_NAME, SAMPLE_HOTLINE, SAMPLE_PAYMENT_DOMAIN)
+
+
+def _norm(text: str) -> str:
+    return "".join(text.split()).casefold()
+
+
+def _is_reserved_domain(domain: str) -> bool:
+    d = domain.casefold().rstrip(".")
+    return d == SAMPLE_PAYMENT_DOMAIN or any(d == r or d.endswith("." + r) for r in _RESERVED_DOMAINS)
+
+
+def identity_problems(settings: Settings) -> list[str]:
+    """What is wrong with the lender's identity settings for real sending (empty: nothing)."""
+    problems: list[str] = []
+    names = {_norm(n) for n in _SAMPLE_NAMES}
+    checks: list[tuple[str, str | None, str, bool]] = [
+        (
+            "RECOUP_LENDER_NAME",
+            settings.lender_name,
+            "the lender's legal name",
+            settings.lender_name is not None and _norm(settings.lender_name) in names,
+        ),
+        (
+            "RECOUP_SMS_SIGNATURE",
+            settings.sms_signature,
+            "the registered SMS signature, e.g. 【某某银行】",
+            settings.signature_text is not None
+            and (_norm(settings.signature_text) in names or settings.sms_signature == SAMPLE_SMS_SIGNATURE),
+        ),
+        (
+            "RECOUP_HOTLINE",
+            settings.hotline,
+            "the official hotline",
+            settings.hotline is not None and _norm(settings.hotline) in {_norm(h) for h in _SAMPLE_HOTLINES},
+        ),
+        (
+            "RECOUP_PAYMENT_DOMAIN",
+            settings.payment_domain,
+            "the payment page's domain",
+            settings.payment_domain is not None and _is_reserved_domain(settings.payment_domain),
+        ),
+    ]
+    for env, value, what, sample in checks:
+        if value is None:
+            problems.append(f"{env} is not set ({what})")
+        elif sample:
+            problems.append(f"{env} is a sample value ({value})")
+    registered = {x.strip("【】 ") for x in settings.sms_signatures}
+    if settings.signature_text is not None and registered and settings.signature_text not in registered:
+        problems.append(
+            f"RECOUP_SMS_SIGNATURE {settings.sms_signature} is not among RECOUP_SMS_SIGNATURES "
+            f"({', '.join(sorted(registered))})"
+        )
+    if settings.payment_domain is not None and settings.payment_domain not in settings.link_domains:
+        problems.append(f"RECOUP_PAYMENT_DOMAIN {settings.payment_domain} is not among RECOUP_LINK_DOMAINS")
+    return problems
+
+
+def reaching_channels(settings: Settings, plugins: Plugins) -> dict[Channel, str]:
+    """The channels whose messages reach people, with their plugin's name.
+
+    Without a channels file every channel goes to CSV files under the data directory (the default of a
+    fresh install and of the demo): none. With one, every channel it names (all of them when it has a
+    ``[default]``) except those routed to the in-memory ``fake``: CSV files a channels file asks for
+    feed a printer or a dialer. A plain mapping of plugins (tests, embedding code): every plugin but
+    ``fake`` and ``filexport``.
+    """
+    if isinstance(plugins, Channels):
+        named = _named_in_channels_file(channels_path(settings))
+        return {
+            ch: plugins.plugin_name(ch)
+            for ch in plugins.routes
+            if plugins.plugin_name(ch) != "fake" and ("default" in named or ch.value in named)
+        }
+    return {ch: p.name for ch, p in plugins.items() if p.name not in LOCAL_PLUGINS}
+
+
+def _named_in_channels_file(path: Path) -> set[str]:
+    """The tables (channels, ``default``) the channels file names; empty without a file. Channels it does
+    not name (and no ``[default]``) go to the built-in CSV default."""
+    try:
+        return set(tomllib.loads(path.read_text("utf-8")))
+    except FileNotFoundError:
+        return set()
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {"default"}  # unreadable: assume every channel may reach people (loading it fails anyway)
+
+
+def check_lender_identity(settings: Settings, plugins: Plugins) -> None:
+    """Refuse (:class:`LenderIdentityError`, exit 78) to send through channels that reach people while
+    the lender's identity settings are unset or sample values (see :func:`identity_problems`)."""
+    reaching = reaching_channels(settings, plugins)
+    if not reaching:
+        return
+    problems = identity_problems(settings)
+    if not problems:
+        return
+    via = ", ".join(f"{ch.value} ({name})" for ch, name in sorted(reaching.items()))
+    raise LenderIdentityError(
+        f"refusing to send through {via}: " + "; ".join(problems) + ". Set the lender's identity "
+        "(RECOUP_LENDER_NAME, RECOUP_SMS_SIGNATURE, RECOUP_HOTLINE, RECOUP_PAYMENT_DOMAIN; docs/dispatch.md "
+        '"Safe sending"), or remove the channels file to write CSV files only. '
+        "机构名称、短信签名、客服电话或还款域名未设置或仍为示例值，拒绝发送。",
+        details={"problems": problems, "channels": {ch.value: name for ch, name in reaching.items()}},
+    )
+
+
+def _sample_marker(*texts: str | None) -> str | None:
+    """The sample identity value a rendered message carries, if any."""
+    for text in texts:
+        for marker in _SAMPLE_MARKERS:
+            if text and marker in text:
+                return marker
+    return None
+
+
+_EXPIRED_NOTE = "not sent within its validity window (RECOUP_MESSAGE_VALIDITY_HOURS) · 已过有效期，未发送"
+
+
+def expire_due(engine: Engine, *, now: dt.datetime, limit: int) -> list[str]:
+    """Mark up to ``limit`` pending messages whose validity window closed by ``now`` ``expired``; their
+    message ids."""
+    m = OutboxMessage
+    candidates = (
+        select(m.id)
+        .where(
+            m.status == OutboxStatus.PENDING.value,
+            m.due_at <= now,  # a message is due no later than it expires (deferrals past it expire at once)
+            m.expires_at.is_not(None),
+            m.expires_at <= now,
+        )
+        .order_by(m.expires_at, m.id)
+        .limit(limit)
+    )
+    if engine.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    stmt = (
+        update(m)
+        .where(m.id.in_(candidates.scalar_subquery()), m.status == OutboxStatus.PENDING.value)
+        .values(status=OutboxStatus.EXPIRED.value, next_try_at=None, last_error=_EXPIRED_NOTE)
+        .returning(m.message_id)
+    )
+    with engine.begin() as conn:
+        return sorted(str(i) for i in conn.execute(stmt).scalars())
 
 
 def backoff_seconds(tries: int, settings: Settings, rng: random.Random | None = None) -> float:
@@ -227,6 +446,7 @@ class _Snap:
     locale: str
     tries: int
     destination_enc: str
+    expires_at: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -262,8 +482,10 @@ class _Dispatch:
         settings: Settings,
         cipher: PiiCipher,
         rng: random.Random,
+        reaching: frozenset[Channel] = frozenset(),
     ) -> None:
         self.engine = engine
+        self.reaching = reaching  # channels whose messages reach people (see reaching_channels)
         self.pg = engine.dialect.name == "postgresql"
         self.clock = clock
         self.plugins = plugins
@@ -345,8 +567,22 @@ class _Dispatch:
                 locale=row.locale,
                 tries=row.tries,
                 destination_enc=row.destination_enc,
+                expires_at=row.expires_at,
             )
-            judged = self._judge(session, snap, now)
+            judged: _Outcome | tuple[Verdict, str]
+            if snap.expires_at is not None and snap.expires_at <= now:
+                # Its window closed while it waited (a retry, a crashed claim): never sent late.
+                judged = _Outcome(
+                    {
+                        "status": OutboxStatus.EXPIRED.value,
+                        "claimed_until": None,
+                        "next_try_at": None,
+                        "last_error": _EXPIRED_NOTE,
+                    },
+                    "expired",
+                )
+            else:
+                judged = self._judge(session, snap, now)
             if not self.pg:
                 # SQLite: hold no read snapshot across the send, and write on a fresh one (a write on
                 # a stale snapshot fails at once). PostgreSQL keeps its row and borrower locks instead.
@@ -412,6 +648,17 @@ class _Dispatch:
             return _Outcome(values, "blocked", verdict)
         if verdict.verdict == "deferred":
             until = (verdict.defer_until or now + dt.timedelta(hours=1)).astimezone(dt.UTC)
+            if snap.expires_at is not None and until >= snap.expires_at:
+                log.info("outbox %s deferred past its validity window: expired", snap.message_id)
+                values = {
+                    **judged,
+                    "status": OutboxStatus.EXPIRED.value,
+                    "claimed_until": None,
+                    "next_try_at": None,
+                    "last_error": f"deferred to {until.isoformat()}, after its validity window · "
+                    "顺延后已过有效期，未发送",
+                }
+                return _Outcome(values, "expired", verdict)
             values = {
                 **judged,
                 "status": OutboxStatus.PENDING.value,
@@ -428,6 +675,19 @@ class _Dispatch:
         plugin = self._plugin(snap.channel)
         if isinstance(plugin, str):
             return self._retry(snap.tries, plugin, now, judged)
+        marker = _sample_marker(snap.body, snap.subject) if snap.channel in self.reaching else None
+        if marker is not None:
+            # Rendered with the sample identity before the lender's was set: it must never reach anyone.
+            log.warning("outbox %s carries the sample lender identity: not sent", snap.message_id)
+            values = {
+                **judged,
+                "status": OutboxStatus.FAILED.value,
+                "plugin": plugin.name,
+                "claimed_until": None,
+                "last_error": f"rendered with the sample lender identity ({marker}); the next plan renders "
+                "the lender's own · 使用了示例机构信息，未发送",
+            }
+            return _Outcome(values, "failed", verdict)
         message = OutgoingMessage(
             message_id=snap.message_id,
             channel=snap.channel,
@@ -528,15 +788,18 @@ def run_once(
     """Claim one batch of due messages and handle each; one ledger entry for the batch.
 
     ``now`` is a fixed time or a clock (a callable); default the real UTC clock. ``plugins`` maps
-    channels to plugins (default: the channels file, closed afterwards). ``policy`` defaults to the
-    preset named by ``settings.jurisdiction`` (its newest saved version). A set ``stop_event`` hands
-    the rest of the batch back unprocessed.
+    channels to plugins (default: the channels file, closed afterwards, after
+    :func:`check_lender_identity`). ``policy`` defaults to the preset named by ``settings.jurisdiction``
+    (its newest saved version). A set ``stop_event`` hands the rest of the batch back unprocessed.
+    First, up to ``batch`` pending messages past their validity window are marked ``expired``.
     """
     s = settings or get_settings()
     clock = _clock or _Clock(now)
     own_plugins = plugins is None
     chans: Plugins = load_channels(s) if plugins is None else plugins
     try:
+        if own_plugins:
+            check_lender_identity(s, chans)  # callers passing plugins check once (the commands do)
         if policy is None:
             with session_scope(engine) as session:
                 policy = Policy(
@@ -552,7 +815,10 @@ def run_once(
             settings=s,
             cipher=cipher or cipher_from_settings(s),
             rng=rng or random.Random(),
+            reaching=frozenset(reaching_channels(s, chans)),
         )
+        for message_id in expire_due(engine, now=clock(), limit=batch):
+            run._count("expired", message_id)
         items = [
             _Item(i, t) for i, t in claim(engine, now=clock(), batch=batch, lease=s.dispatch_lease_seconds)
         ]
@@ -602,6 +868,7 @@ def worker(
     own_plugins = plugins is None
     chans = load_channels(s) if plugins is None else plugins
     if own_plugins and isinstance(chans, Channels):
+        check_lender_identity(s, chans)  # from the routes alone: nothing is built or connected yet
         chans.check()  # a bad channels file fails now, not mid-batch
     clock = _Clock(now)
     total = DispatchReport()
@@ -622,7 +889,7 @@ def worker(
                 stop_event.wait(poll_seconds)
                 continue
             total.add(report)
-            if on_batch is not None and report.claimed:
+            if on_batch is not None and (report.claimed or report.expired):
                 on_batch(report)
             if report.claimed < batch:
                 stop_event.wait(poll_seconds)

@@ -136,6 +136,8 @@ class OutboxMessage(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     delivered: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The end of the message's validity window: never sent after it (status ``expired``); null = no window.
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class CallTranscript(Base):

@@ -7,9 +7,11 @@ every resend carries the same id and receivers can deduplicate. The destination 
 with the keyed hash the contact rules compare.
 
 Statuses: ``pending`` → ``sending`` (claimed by a dispatcher until ``claimed_until``) → ``sent``, or
-``blocked`` (the policy said no at send time), ``failed`` (the provider refused it for good) or ``dead``
-(temporary failures until the retry budget ran out). Deferred messages go back to ``pending`` with a
-later ``due_at``. Rows are never deleted.
+``blocked`` (the policy said no at send time), ``failed`` (the provider refused it for good), ``dead``
+(temporary failures until the retry budget ran out) or ``expired`` (its validity window, ``expires_at``,
+closed before it could go: a reminder is never sent late; a backfilled day's messages are planned
+``expired`` and never sent). Deferred messages go back to ``pending`` with a later ``due_at``. Rows are
+never deleted.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class OutboxStatus(StrEnum):
     BLOCKED = "blocked"
     FAILED = "failed"
     DEAD = "dead"
+    EXPIRED = "expired"  # its validity window closed before it was sent (or it was planned for a past day)
 
 
 def outbox_key(as_of: dt.date | None, account: str, slot: str) -> str:
@@ -130,12 +133,18 @@ def do_enqueue(
     template: str | None = None,
     decision: str | None = None,
     due_at: dt.datetime,
+    expires_at: dt.datetime | None = None,
+    expired: str | None = None,
     plugin: str | None = None,
     settings: Settings | None = None,
     cipher: PiiCipher | None = None,
 ) -> OutboxMessage:
     """Plan one message in the caller's transaction; the same (as_of, account, slot) again returns the
-    first row unchanged. ``plugin`` defaults to the one the channels file names for the channel."""
+    first row unchanged. ``plugin`` defaults to the one the channels file names for the channel.
+
+    ``expires_at`` ends the message's validity window: the dispatcher never sends it later (status
+    ``expired``); None, no window. ``expired`` (a reason) plans it already ``expired``: kept and
+    visible, never sent (a backfilled day's reminders)."""
     s = settings or get_settings()
     try:
         ch, pa = Channel(channel), Party(party)
@@ -150,8 +159,10 @@ def do_enqueue(
     _fits(subject, "subject", 300)
     _fits(template, "template", 120)
     _fits(decision, "decision", 200)
-    if due_at.tzinfo is None or due_at.utcoffset() is None:
-        raise OutboxError("outbox: due_at needs a time zone · due_at 须带时区", details={"field": "due_at"})
+    for name, when in (("due_at", due_at), ("expires_at", expires_at)):
+        if when is not None and (when.tzinfo is None or when.utcoffset() is None):
+            raise OutboxError(f"outbox: {name} needs a time zone · {name} 须带时区", details={"field": name})
+    _fits(expired, "expired", 1000)
     c = cipher or cipher_from_settings(s)
     key = outbox_key(as_of, f"debt:{debt_key}" if debt_key else f"borrower:{borrower_key}", slot)
     values = {
@@ -172,7 +183,9 @@ def do_enqueue(
         "template": template,
         "decision": decision,
         "due_at": due_at.astimezone(dt.UTC),
-        "status": OutboxStatus.PENDING.value,
+        "expires_at": expires_at.astimezone(dt.UTC) if expires_at is not None else None,
+        "status": (OutboxStatus.EXPIRED if expired else OutboxStatus.PENDING).value,
+        "last_error": expired or None,
         "tries": 0,
         "created_at": utcnow(),
     }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from recoup.config import SAMPLE_HOTLINE, SAMPLE_LENDER_NAME, SAMPLE_PAYMENT_DOMAIN, SAMPLE_SMS_SIGNATURE
 from recoup.contact.vocab import Treatment
 
 __all__ = ["DEFAULT_NAME", "DEFAULT_STRATEGY", "TREATMENT_DEFAULTS"]
@@ -36,10 +37,13 @@ DEFAULT_STRATEGY: dict[str, Any] = {
     "重度电话、外访、律师函与法务审查，极重度委外 · "
     "Default ladder: mild reminders and flexible plans; severe calls, visits, letters and legal "
     "review; extremely severe agency placement.",
-    "lender_name": "recoup 示例金融",
-    "signature": "【recoup 示例金融】",
-    "hotline": "400-000-0000",
-    "payment_link": "https://pay.recoup.local/p/",
+    # The lender's identity here is a sample for the demo: messages use the RECOUP_LENDER_NAME,
+    # RECOUP_SMS_SIGNATURE, RECOUP_HOTLINE and RECOUP_PAYMENT_DOMAIN settings when set, and real channels
+    # refuse to send while they are unset or still these values (docs/dispatch.md, "Safe sending").
+    "lender_name": SAMPLE_LENDER_NAME,
+    "signature": SAMPLE_SMS_SIGNATURE,
+    "hotline": SAMPLE_HOTLINE,
+    "payment_link": f"https://{SAMPLE_PAYMENT_DOMAIN}/p/",
     "opt_out": {"zh_CN": "回T退订", "en": "Reply T to opt out of texts · 回T退订"},
     "send_hour": 10,
     "rows": [

@@ -3,13 +3,17 @@ placements into people's queues (``work_task``). Runs in the caller's transactio
 
 - A **message** treatment (sms, email, im, portal_link, robot_call) is rendered from the active template
   ``NAME:CHANNEL:LOCALE`` for the borrower's locale (falling back to the lender's, then zh_CN, then en),
-  with the values of the decision frame and the strategy document (lender name, signature, hotline,
-  opt-out line, payment link), linted, and enqueued with slot ``node:treatment`` and due at the
-  strategy's send hour in the lender's timezone; the dispatcher judges it against the contact policy
-  again when it sends. Its destination is the borrower's own valid contact point of the right kind
-  (phone, email, im) that consented to the channel. A message that cannot go out becomes a task for a
-  person instead, with the reason: no destination (queue ``contact_data``), no active template or a
-  rendering the linter rejected (queue ``review``).
+  with the values of the decision frame, the lender's identity from the settings (``RECOUP_LENDER_NAME``,
+  ``RECOUP_SMS_SIGNATURE``, ``RECOUP_HOTLINE``, ``RECOUP_PAYMENT_DOMAIN``; the strategy document's sample
+  values only where one is unset, which the summary says and real channels refuse to send) and the
+  strategy's opt-out line, linted, and enqueued with slot ``node:treatment``, due at the strategy's send
+  hour in the lender's timezone and valid until ``message_validity_hours`` later; the dispatcher judges
+  it against the contact policy again when it sends, and never sends it after its window. A day older
+  than the newest day already imported or planned (a catch-up or a replay) plans its messages
+  ``expired``: kept and visible, never sent. Its destination is the borrower's own valid contact point
+  of the right kind (phone, email, im) that consented to the channel. A message that cannot go out
+  becomes a task for a person instead, with the reason: no destination (queue ``contact_data``), no
+  active template or a rendering the linter rejected (queue ``review``).
 - A **task** treatment becomes one open ``work_task`` per (day, account, treatment). Today's plan
   replaces the queue: older open tasks are cancelled as superseded, except legal reviews and agency
   placements decided again today, which are carried over (they are states, not a day's work).
@@ -28,17 +32,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from recoup.cases.models import Case
 from recoup.config import Settings, get_settings
 from recoup.contact import templates
+from recoup.contact.models import OutboxMessage
 from recoup.contact.outbox import do_enqueue
 from recoup.contact.policy.presets import resolve
 from recoup.contact.vocab import TREATMENT_CHANNEL, Channel, DestinationKind, Party, Treatment
 from recoup.db import utcnow
+from recoup.lake.models import LakeImport
 from recoup.pii import PiiCipher, cipher_from_settings
 from recoup.portfolio.models import Borrower, CollectionAccount, ContactPoint
 from recoup.strategy.definition import MESSAGE_TREATMENTS, PERSISTENT_TREATMENTS, Strategy
@@ -64,6 +70,7 @@ class ActResult:
 
     decisions: int = 0
     messages: int = 0
+    expired: int = 0  # of the messages: planned already expired (a past day's, never sent)
     tasks: int = 0
     carried: int = 0
     cancelled: int = 0
@@ -71,12 +78,23 @@ class ActResult:
     to_people: Counter[str] = field(default_factory=Counter)  # messages turned into tasks, by reason
     skipped: Counter[str] = field(default_factory=Counter)
     templates: list[str] = field(default_factory=list)  # installed on first use
+    sample_identity: list[str] = field(default_factory=list)  # settings unset: the strategy's samples used
+    backfill_of: dt.date | None = None  # the newer day that made this day a backfill
 
     def summary(self) -> str:
+        expired = f" ({self.expired} expired, never sent" if self.expired else ""
+        if expired:
+            expired += f": {self.backfill_of} is newer)" if self.backfill_of else ")"
         text = (
-            f"{self.messages} messages planned, {self.tasks} tasks ({self.carried} carried over, "
+            f"{self.messages} messages planned{expired}, {self.tasks} tasks ({self.carried} carried over, "
             f"{self.cancelled} older cancelled), {self.no_action} no action"
         )
+        if self.sample_identity:
+            text += (
+                "; WARNING: " + ", ".join(self.sample_identity) + " not set: rendered with the strategy's "
+                "values (the sample identity by default), which real channels refuse to send · "
+                "机构身份未设置，使用了策略中的示例值"
+            )
         if self.to_people:
             text += "; to people: " + ", ".join(f"{k} {v}" for k, v in sorted(self.to_people.items()))
         if self.skipped:
@@ -226,6 +244,16 @@ class _Templates:
             self.result.skipped[f"template {tpl.key} rejected"] += 1
 
 
+def _newest_day(session: Session) -> dt.date | None:
+    """The newest day imported or planned: an older day's messages are a catch-up, never sent."""
+    days = [
+        session.scalar(select(func.max(LakeImport.as_of))),
+        session.scalar(select(func.max(OutboxMessage.as_of))),
+    ]
+    known = [d for d in days if d is not None]
+    return max(known) if known else None
+
+
 def _insert(session: Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
@@ -259,6 +287,28 @@ def do_act(
     linter = resolve(s.jurisdiction, session=session).linter
     planned: dict[tuple[str, str], dict[str, Any]] = {}
     now = utcnow()
+    # The lender's identity: the settings, else (demo only: the dispatcher refuses real channels) the
+    # strategy document's sample values.
+    unset = [
+        env
+        for env, value in (
+            ("RECOUP_LENDER_NAME", s.lender_name),
+            ("RECOUP_SMS_SIGNATURE", s.sms_signature),
+            ("RECOUP_HOTLINE", s.hotline),
+            ("RECOUP_PAYMENT_DOMAIN", s.payment_domain),
+        )
+        if value is None
+    ]
+    validity = dt.timedelta(hours=s.message_validity_hours)
+    # A day older than the newest day imported or planned is a catch-up or a replay: its reminders are
+    # stale by the time anyone could read them, so they are planned expired (the dispatcher's window,
+    # on the real clock, catches the rest). Only the data decides here, so a simulated history plans live.
+    newest = _newest_day(session) if msg_rows.height else None
+    backfill = (
+        f"planned for {as_of}, a past day ({newest} is newer): never sent · 补跑日期的消息，不发送"
+        if newest is not None and as_of < newest
+        else None
+    )
 
     def task(row: dict[str, Any], acc: _Account, queue: str | None, why: str = "") -> None:
         reason = f"{why}; {row['reasons']}" if why else str(row["reasons"])
@@ -308,20 +358,22 @@ def do_act(
             continue
         zh = tpl.locale.startswith("zh")
         dpd = int(row["dpd"] or 0)
+        signature = s.sms_signature or doc.signature
+        link_base = f"https://{s.payment_domain}/p/" if s.payment_domain else doc.payment_link
         ctx = templates.MessageContext(
             borrower_name=acc.name.strip() or ("客户" if zh else "customer"),
             amount_overdue=int(row["overdue_amount"] or 0),
             due_date=as_of - dt.timedelta(days=dpd),  # days past due count from the oldest unpaid due date
             days_past_due=dpd,
-            lender_name=doc.lender_name,
-            payment_link=f"{doc.payment_link}{payment_token(row['loan_id'], c)}",
+            lender_name=s.lender_name or doc.lender_name,
+            payment_link=f"{link_base}{payment_token(row['loan_id'], c)}",
             currency=acc.currency or s.currency,
-            hotline=doc.hotline,
+            hotline=s.hotline or doc.hotline,
             opt_out=doc.opt_out.get(tpl.locale, doc.opt_out.get("zh_CN" if zh else "en", "")),
-            signature=doc.signature,
+            signature=signature,
             loan_ref=_mask_ref(row["loan_id"]),
         )
-        sig = doc.registered_signature
+        sig = s.signature_text or doc.registered_signature
         try:
             # The lender's whitelist and registered signatures (Settings) are what the dispatcher checks too.
             rendered = templates.render(
@@ -335,7 +387,8 @@ def do_act(
             task(row, acc, "review", f"rendering rejected · 渲染未通过检查: {exc.message}")
             result.to_people["rendering rejected"] += 1
             continue
-        do_enqueue(
+        send_at = dt.datetime.combine(as_of, dt.time(doc.send_hour), tzinfo=s.tz)
+        msg = do_enqueue(
             session=session,
             as_of=as_of,
             borrower_key=acc.borrower_key,
@@ -350,12 +403,18 @@ def do_act(
             locale=tpl.locale,
             template=rendered.template,
             decision=f"{strategy.label} · node {row['node']} · arm {row['arm']}"[:200],
-            due_at=dt.datetime.combine(as_of, dt.time(doc.send_hour), tzinfo=s.tz),
+            due_at=send_at,
+            expires_at=send_at + validity,
+            expired=backfill,
             settings=s,
             cipher=c,
         )
         result.messages += 1
+        result.expired += int(msg.status == "expired")
 
+    if result.messages:
+        result.sample_identity = unset
+        result.backfill_of = newest if backfill else None
     for row in acts.filter(~is_message).iter_rows(named=True):
         acc = accounts.get(row["loan_id"])
         if acc is None:
