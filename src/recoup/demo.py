@@ -97,8 +97,9 @@ def _simulated_history(
         for i in range(days):
             day = world.today
             d = world.write_extract(directory / day.isoformat(), full=i == 0, chinese_headers=True)
-            with session_scope(engine) as session:
-                import_dir(d, as_of=day, settings=settings, lake=lake, session=session, full=i == 0)
+            if any(p.suffix == ".csv" for p in d.iterdir()):  # a day when nothing changed has no file
+                with session_scope(engine) as session:
+                    import_dir(d, as_of=day, settings=settings, lake=lake, session=session, full=i == 0)
             outcome = cycle.run(day)
             # The next morning at 10:00 the dispatcher sends what the day's decisions planned, each
             # message judged by the contact policy at that moment (channels default to CSV files).
