@@ -132,7 +132,8 @@ BAD: list[tuple[str, str, str, list[str]]] = [
             "L1,1,2026-09-01,985.15,45.00,985.15,45.00",
             "L1,1,2026-09-01,985.15,45.00,1000.00,45.00",
         ),
-        ["row 2", "'principal_paid'", "paid 1000.00 > due 98515", "paid.exceeds_due"],
+        # Both amounts in yuan, as the lender wrote them (not yuan against fen).
+        ["row 2", "'principal_paid'", "paid ¥1,000.00 > due ¥985.15", "paid.exceeds_due"],
     ),
     (
         "duplicate-id",
@@ -211,12 +212,12 @@ def test_missing_required_column_names_the_closest_header(base: Env) -> None:
         (
             "ragged",
             b"loan_id,seq,due_date,principal_due,interest_due\nL1,1,2026-09-01,1,2,3,4,5\n",
-            "truncated or not a table",
+            "line 2 has 8 fields but the header line has 5",
         ),
         (
             "truncated-quote",
             b'loan_id,seq,due_date,principal_due,interest_due\nL1,1,"2026-09-01,1',
-            "truncated",
+            "line 2 opens a quoted cell that is never closed",
         ),
         ("binary", bytes(range(256)) * 8, "installments.csv"),
     ],
@@ -245,9 +246,12 @@ def test_accept_partial_writes_good_rows_and_a_reject_file(tmp_path: Path) -> No
     env = Env(tmp_path)
     env.write("d/borrowers.csv", BORROWERS)
     env.write("d/loans.csv", _replace_line(LOANS, "L2,C2,BNPL3,bnpl", "L2,C2,BNPL3,mortgage"))
-    proc = env.run("import", str(tmp_path / "d"), "--as-of", "2026-11-20", "--accept-partial", check=True)
+    proc = env.run("import", str(tmp_path / "d"), "--as-of", "2026-11-20", "--accept-partial")
+    assert proc.returncode == 3, proc.stderr  # imported, with rejects (docs/reliability.md)
     assert "1 row(s) of loans.csv rejected" in proc.stdout
-    rejects = pl.read_csv(tmp_path / "d" / "loans.rejects.csv")
+    # The reject file goes under the data directory, not into the input folder.
+    assert not (tmp_path / "d" / "loans.rejects.csv").exists()
+    rejects = pl.read_csv(env.data / "rejects" / "2026-11-20" / "loans.rejects.csv")
     assert rejects.get_column("loan_id").to_list() == ["L2"]
     assert "enum.unknown" in rejects.get_column("reject_reason")[0]
     assert rejects.get_column("row").to_list() == [3]

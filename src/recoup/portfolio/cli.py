@@ -9,12 +9,14 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from recoup.errors import ImportFileError
 from recoup.portfolio.flows import ImportOutcome
 from recoup.portfolio.flows import Progress as ProgressFn
+from recoup.portfolio.rejects import EXIT_REJECTED
 
 console = Console(emoji=False)
 
@@ -40,11 +42,38 @@ def progress_reporter(title: str) -> Iterator[ProgressFn]:
         yield lambda msg: prog.update(task, description=f"{title}: {msg}")
 
 
+def _publication(out: ImportOutcome) -> str:
+    """What the import did to the day: published it, or added to it and why it is not readable yet."""
+    day = out.as_of.isoformat()
+    if out.published:
+        return f"manifest row {out.manifest_id}: the book as of {day} is now readable. / {day} 的账簿已发布。"
+    added = ", ".join(out.present) or "no file of its own yet"
+    if out.missing:
+        why = (
+            f"waiting for {', '.join(out.missing)} (the datasets {Path(out.mapping).name or 'the mapping'} "
+            f"declares for a complete day)"
+        )
+    else:
+        why = (
+            "the mapping declares no datasets for a complete day ([day] datasets = [...] or [files]), so a "
+            "single file does not publish it"
+        )
+    return (
+        f"Added to the day {day} (it now has: {added}); the book as of {day} is NOT readable yet: {why}. "
+        f"Import the rest (or the whole day with `recoup import DIR`), or run again with --publish to "
+        f"publish the day as it is. / 已加入 {day} 的数据，账簿尚未发布。"
+    )
+
+
 def print_outcome(out: ImportOutcome) -> None:
     if out.noop:
-        console.print(
-            f"Nothing to do: these files were already imported for {out.as_of} (no-op). 已导入，无变化。"
-        )
+        if out.published:
+            console.print(
+                f"Nothing to do: these files were already imported for {out.as_of} (no-op). 已导入，无变化。"
+            )
+        else:
+            console.print(f"Nothing to do: already added to the day {out.as_of}. 已加入，无变化。")
+            console.print(escape(_publication(out)), highlight=False)
         return
     table = Table(title=f"Import as of {out.as_of} · 导入结果", show_lines=False)
     for col in (
@@ -75,12 +104,17 @@ def print_outcome(out: ImportOutcome) -> None:
     console.print(table)
     for f in out.files:
         if f.reject_file:
-            console.print(
-                f"[yellow]{f.rejected} row(s) of {f.path.name} rejected; reasons in {f.reject_file}[/]"
-            )
+            text = f"{f.rejected} row(s) of {f.path.name} rejected; reasons in {f.reject_file}"
+            console.print(f"[yellow]{escape(text)}[/]", highlight=False)
+    if out.rejects_dir is not None:
+        text = (
+            f"reject files (your own headers, with row numbers and reasons) are in {out.rejects_dir}; exit "
+            f"status {EXIT_REJECTED}. 被拒绝的行已写入该目录。"
+        )
+        console.print(f"[yellow]{escape(text)}[/]", highlight=False)
     for w in out.warnings:
-        console.print(f"[yellow]warning:[/] {w}")
-    console.print(f"manifest row {out.manifest_id}: the book as of {out.as_of} is now readable.")
+        console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+    console.print(escape(_publication(out)), highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -96,12 +130,22 @@ def register(app: typer.Typer) -> None:
             False, "--full", help="A complete snapshot: rows absent from it are closed."
         ),
         accept_partial: bool = typer.Option(
-            False, "--accept-partial", help="Import the valid rows; write the rest to FILE.rejects.csv."
+            False,
+            "--accept-partial",
+            help="Import the valid rows; write the rest to DATA_DIR/rejects/<as-of>/ (exit status 3).",
+        ),
+        publish: bool = typer.Option(
+            False,
+            "--publish",
+            help="With DATASET FILE: publish the day now, even if datasets the mapping declares are missing.",
         ),
     ) -> None:
         """Import extract files into the lake: `import loans FILE --as-of D` or `import DIR --as-of D`.
 
-        导入数据：单个文件或一整天的目录。A file with any invalid row is rejected whole.
+        导入数据：单个文件或一整天的目录。Every file is checked and every error reported; a file with any
+        invalid row is rejected whole. A directory publishes its day at once; a single file is added to
+        its day, which is published when complete (the mapping's [day] datasets) or with --publish.
+        Exit status 0: imported; 3: imported, but rows were rejected (--accept-partial); 65: refused.
         """
         from recoup.config import get_settings
         from recoup.db import get_engine, session_scope
@@ -134,9 +178,11 @@ def register(app: typer.Typer) -> None:
                     raise ImportFileError(f"{target}: not a directory{hint}")
                 out = import_dir(path, **common)  # type: ignore[arg-type]
             else:
-                out = import_file(target, file, **common)  # type: ignore[arg-type]
+                out = import_file(target, file, publish=publish, **common)  # type: ignore[arg-type]
         print_outcome(out)
         # Only now, after the import's unit of work committed: publish the signed ledger checkpoint.
         from recoup.ledger.cli import publish_after_commit
 
         publish_after_commit()
+        if out.rejected:
+            raise typer.Exit(EXIT_REJECTED)

@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 
 from recoup.portfolio import readers
-from recoup.portfolio.parse import _FALSE, _TRUE
+from recoup.portfolio.parse import _FALSE, _TRUE, MAX_AMOUNT_MINOR
+from recoup.portfolio.rejects import EXIT_REJECTED
 from recoup.portfolio.spec import DATASETS, ENUMS, MAX_EMERGENCY_CONTACTS, Dataset, Field, Kind
-from recoup.portfolio.validate import RULES
+from recoup.portfolio.validate import RULES, money_text
 
 __all__ = [
     "AMOUNT_FORMS",
@@ -134,7 +135,10 @@ def example_csv(ds: Dataset) -> str:
 
 def _dataset_section(ds: Dataset) -> list[str]:
     out = [f"### `{ds.name}` · {ds.title_zh}", "", ds.doc, ""]
-    out.append(f"- File: `{ds.name}.csv` or `{ds.title_zh}.csv` (or `.xlsx`, `.parquet`).")
+    out.append(
+        f"- File: `{ds.name}.csv` or `{ds.title_zh}.csv` (or `.xlsx`, `.parquet`), with or without a date "
+        f"(`{ds.title_zh}_20261124.csv`)."
+    )
     key = " + ".join(f"`{k}`" for k in ds.key)
     out.append(f"- Key: {key}.")
     if ds.parents:
@@ -172,7 +176,13 @@ def _intro() -> list[str]:
     amount_results = ", ".join(f"`{t}` → {v}" for t, v in AMOUNT_FORMS.items() if t in {"1,234.56", "1E+05"})
     dates = ", ".join(f"`{t}`" for t in DATE_FORMS)
     rates = ", ".join(f"`{t}` → {bp} bp" for t, bp in RATE_FORMS.items())
-    files = "\n".join(f"| `{d.name}` | `{d.name}.csv` | `{d.title_zh}.csv` |" for d in DATASETS.values())
+    files = "\n".join(
+        f"| `{d.name}` | `{d.name}.csv`, `{d.name}-2026-11-24.xlsx` "
+        f"| `{d.title_zh}.csv`, `{d.title_zh}_20261124.csv` |"
+        for d in DATASETS.values()
+    )
+    biggest = money_text(MAX_AMOUNT_MINOR, "CNY")
+    exit_rejected = EXIT_REJECTED
     true_words = " ".join(f"`{w}`" for w in _TRUE)
     ratio, expanded = readers.XLSX_MAX_RATIO, _size(readers.XLSX_MAX_EXPANDED_BYTES)
     max_file, max_text = _size(readers.MAX_FILE_BYTES), _size(readers.MAX_TEXT_BYTES)
@@ -180,7 +190,8 @@ def _intro() -> list[str]:
     max_head, echo = readers.MAX_HEADER_CHARS, readers.ECHO_CHARS
     false_words = " ".join(f"`{w}`" for w in _FALSE)
     rules = "\n".join(
-        f"| `{rule}` | {_cell(msg.format(allowed='…', first='N', parent='parent', currency='CNY'))} |"
+        f"| `{rule}` | "
+        f"{_cell(msg.format(allowed='…', first='N', parent='parent', currency='CNY', max_amount=biggest))} |"
         for rule, msg in RULES.items()
     )
     return (
@@ -203,25 +214,51 @@ date (the *as-of* date): a directory holding **one file per dataset**. recoup ap
 
 ```sh
 recoup import DIR --as-of 2026-11-24 [--mapping mapping.toml] [--full] [--accept-partial]
-recoup import loans FILE --as-of 2026-11-24      # a single dataset file
+recoup import loans FILE --as-of 2026-11-24 [--publish]     # a single dataset file
 ```
 
 A day's directory need not contain every dataset: send what changed (an upsert of changed rows) or
 everything (a snapshot, with `--full`). The datasets are applied parents first, in the order of the
-sections below. When all of them are written, one manifest row records the day, and only then does
-"the book as of D" become readable: a half-imported day is never visible, and re-running the same
-command completes a day that crashed midway. Extracts must be applied in date order. A worked
-example ships with recoup in `src/recoup/sample/extract/` (60 synthetic loans, GBK, Chinese headers).
+sections below. Extracts must be applied in date order. A worked example ships with recoup in
+`src/recoup/sample/extract/` (60 synthetic loans, GBK, Chinese headers).
+
+**One day, one publication.** A day becomes readable as a whole, through one manifest row; until
+then "the book as of D" is the previous day's. `recoup import DIR` checks every file of the day,
+applies them and publishes the day at once: a half-imported day is never visible, and re-running the
+same command completes a day that crashed midway. A single file (`recoup import loans FILE`) is
+added to its day, and publishes the day only when the day is complete — when every dataset the
+mapping declares for a day has its file:
+
+```toml
+[day]
+datasets = ["borrowers", "loans", "installments", "payments"]
+```
+
+(without `[day]`, the datasets the mapping's `[files]` section names) — or when `--publish` is
+given, or when the day was published before (a correction). Until then the output says which
+datasets the day is waiting for. A single file uses `--mapping`, else `mapping.toml` beside it.
 
 ### File names
 
-A file belongs to a dataset by its name: the dataset's name or its Chinese title, with any of the
-extensions `.csv` `.tsv` `.txt` `.xlsx` `.xlsm` `.parquet` `.pq`. A suffix after `_` or `-` is
-allowed (`loans_20261124.csv`), and a `[files]` section in the mapping can name any file
-(`"JJ_20261124.csv" = "loans"`). Files with other names are ignored with a warning; two files for
-the same dataset are an error.
+A file belongs to a dataset by its name: the dataset's English name (or its singular, `loan`) or its
+Chinese title, then nothing, or a date or any suffix after `_` `-` `.` or a space, or a date written
+straight after it; a date may also come first (`20261124_借据.csv`). Letter case and full-width forms
+do not matter. The extensions are `.csv` `.tsv` `.txt` `.xlsx` `.xlsm` `.parquet` `.pq`. A
+`[files]` section in the mapping names files by name or by glob pattern (`*` any text, `?` one
+character, `[…]` one of the characters), before the names below:
 
-| Dataset | File name | Chinese file name |
+```toml
+[files]
+"JJ_*.csv" = "loans"
+"HKJH_2026????.xlsx" = "installments"
+```
+
+In `recoup import DIR`, a `[files]` entry that matches no file of the directory is an error, and so
+are a file that two entries claim for different datasets and two files for one dataset. Other files
+are ignored with a warning, listed in the output, and in the error when the day is refused (also
+when no file at all was recognised).
+
+| Dataset | File names | Chinese file names |
 |---|---|---|
 {files}
 
@@ -254,9 +291,10 @@ Headers are compared trimmed, ignoring letter case and full-width forms (`Loan_I
 and `ｌｏａｎ＿ｉｄ` are all `loan_id`), with the field names and with the headers a mapping file
 lists. Headers that equal a field name need no mapping. Otherwise a mapping file maps
 the lender's own headers to the format's field names, one TOML section per dataset; the section
-`[columns]` applies to every dataset, `[values.ENUM]` adds aliases for an enumeration, and `[files]`
-names files. recoup uses `mapping.toml` (or `mapping.json`) in the day's directory, or the file given
-with `--mapping`:
+`[columns]` applies to every dataset, `[values.ENUM]` adds aliases for an enumeration, `[files]`
+names files and `[day]` declares the datasets of a complete day. recoup uses `mapping.toml` (or
+`mapping.json`) in the day's directory (for a single file, beside it), or the file given with
+`--mapping`:
 
 ```toml
 [loans]
@@ -352,11 +390,23 @@ case); `[values.ENUM]` in the mapping adds the lender's own words.
 
 ## Rejection rules
 
-Every file of the day is read and validated before anything is written. A file with **any** invalid
-row is rejected whole and nothing of the day is imported; the error names the file, the row (as a
-spreadsheet shows it: the header is row 1), the column (your own header), the value and the rule.
-With `--accept-partial` the valid rows are imported and the invalid ones are written, with their
-reasons, to `FILE.rejects.csv` beside the input (UTF-8 with BOM, so spreadsheets show Chinese text).
+Every file of the day is read and validated before anything is written, and **every** problem of
+every file is reported in one run: files that cannot be read, bad columns, and bad rows (up to
+`RECOUP_IMPORT_ERROR_LIMIT`, default 50, per file). A file with **any** invalid row is rejected whole
+and nothing of the day is imported; the error names the file, the row (as a spreadsheet shows it: the
+header is row 1), the column (your own header), the value and the rule. Amounts in messages are in
+the currency's major unit (`paid ¥1,000.00 > due ¥985.15`).
+
+A CSV file that is not a table is refused naming the line and showing it (personal data masked), with
+the likely cause: an amount with a thousands separator and no quotes (`1,234.56` reads as the two
+cells `1` and `234.56`: write `"1,234.56"` or `1234.56`), another cell holding the separator without
+quotes, or a stray or unbalanced quote (`"`).
+
+With `--accept-partial` the valid rows are imported and the invalid ones are written, under your own
+headers, with their row numbers and reasons, to `DATA_DIR/rejects/<as-of>/<file>.rejects.csv`
+(UTF-8 with BOM, so spreadsheets show Chinese text); the output names the folder, and the command
+exits with status {exit_rejected} (imported with rejects) instead of 0. Files that cannot be read and bad
+columns still refuse the whole day.
 
 | Rule | Message |
 |---|---|

@@ -4,6 +4,7 @@ file (:func:`load_mapping`) and renaming a file's columns to the format's names 
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import json
 import os
 import tomllib
@@ -37,15 +38,44 @@ def normalize_header(header: str) -> str:
 @dataclass(frozen=True)
 class Mapping:
     """A lender's header names → the format's names, per dataset (or for all), headers to skip, and
-    extra enum aliases. ``columns["files"]`` maps file names to datasets."""
+    extra enum aliases. ``columns["files"]`` maps file names or glob patterns to datasets; ``day``
+    lists the datasets a complete day holds (``[day] datasets = [...]``)."""
 
     columns: dict[str, dict[str, str]] = field(default_factory=dict)  # dataset or "*" → {header: name}
     values: dict[str, dict[str, str]] = field(default_factory=dict)  # enum → {lender value: canonical}
     source: str = ""
     ignore: dict[str, tuple[str, ...]] = field(default_factory=dict)  # dataset or "*" → headers to skip
+    day: tuple[str, ...] = ()
 
     def for_dataset(self, dataset: str) -> dict[str, str]:
         return {**self.columns.get("*", {}), **self.columns.get(dataset, {})}
+
+    @property
+    def files(self) -> dict[str, str]:
+        """``[files]``: file name or glob pattern → dataset."""
+        return self.columns.get("files", {})
+
+    @property
+    def declared(self) -> tuple[str, ...]:
+        """The datasets a complete day holds: ``[day] datasets``, else those ``[files]`` names (in the
+        format's order); empty when the mapping declares none."""
+        named = set(self.day) if self.day else set(self.files.values())
+        return tuple(n for n in DATASETS if n in named)
+
+
+def is_pattern(entry: str) -> bool:
+    """Whether a ``[files]`` entry is a glob pattern (``*``, ``?`` or ``[…]``) rather than a name."""
+    return any(c in entry for c in "*?[")
+
+
+def _fold_name(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def file_matches(entry: str, file_name: str) -> bool:
+    """Whether the ``[files]`` entry (a name or a glob) matches ``file_name``: compared with full-width
+    forms folded and ignoring letter case, as Windows does."""
+    return fnmatch.fnmatchcase(_fold_name(file_name), _fold_name(entry))
 
 
 def _did_you_mean(word: str, options: Iterable[str], *, fmt: str = "{!r}") -> str:
@@ -55,7 +85,7 @@ def _did_you_mean(word: str, options: Iterable[str], *, fmt: str = "{!r}") -> st
 
 def load_mapping(path: Path | None) -> Mapping:
     """Read a TOML (or JSON) mapping file: ``[loans] "借据号" = "loan_id"``, ``ignore = ["备注"]``;
-    ``[files] "JJ.csv" = "loans"``; ``[values.ENUM]``."""
+    ``[files] "JJ_*.csv" = "loans"``; ``[day] datasets = ["loans", …]``; ``[values.ENUM]``."""
     if path is None:
         return Mapping()
     if not os.path.lexists(path):
@@ -78,6 +108,7 @@ def load_mapping(path: Path | None) -> Mapping:
     columns: dict[str, dict[str, str]] = {}
     ignore: dict[str, list[str]] = {}
     values: dict[str, dict[str, str]] = {}
+    day: tuple[str, ...] = ()
     seen: dict[str, dict[str, str]] = {}  # section → normalised header → header as written
     for section, table in data.items():
         if not isinstance(table, dict):
@@ -93,6 +124,9 @@ def load_mapping(path: Path | None) -> Mapping:
                     raise bad(f"[values.{clip(enum_name)}] must be a table of lender value = canonical value")
                 values[enum_name] = {str(k): str(v) for k, v in pairs.items()}
             continue
+        if section == "day":
+            day = _day_section(table, bad)
+            continue
         if section == "files":
             files = columns.setdefault("files", {})
             for file_name, dataset in table.items():
@@ -103,13 +137,15 @@ def load_mapping(path: Path | None) -> Mapping:
                     )
                 if "/" in file_name or "\\" in file_name:
                     raise bad(f"[files] {quote(file_name)}: give a file name in the day's folder, not a path")
+                if not file_name.strip():
+                    raise bad("[files] has an empty file name")
                 files[file_name] = dataset
             continue
         key = "*" if section in {"columns", "*"} else section
         if key != "*" and key not in DATASETS:
             raise bad(
-                f"unknown section [{clip(section)}]; sections are [columns], [files], [values.ENUM] and one "
-                f"per dataset ({', '.join(DATASETS)}){_did_you_mean(section, DATASETS, fmt='[{}]')}"
+                f"unknown section [{clip(section)}]; sections are [columns], [files], [day], [values.ENUM] "
+                f"and one per dataset ({', '.join(DATASETS)}){_did_you_mean(section, DATASETS, fmt='[{}]')}"
             )
         target = columns.setdefault(key, {})
         norm = seen.setdefault(key, {})
@@ -145,8 +181,29 @@ def load_mapping(path: Path | None) -> Mapping:
                     f"{', '.join(ENUMS[enum_name])}"
                 )
     return Mapping(
-        columns=columns, values=values, source=name, ignore={k: tuple(v) for k, v in ignore.items()}
+        columns=columns,
+        values=values,
+        source=name,
+        ignore={k: tuple(v) for k, v in ignore.items()},
+        day=day,
     )
+
+
+def _day_section(table: dict[str, Any], bad: Any) -> tuple[str, ...]:
+    """``[day] datasets = ["loans", "installments", …]``: the datasets a complete day holds."""
+    unknown_keys = [k for k in table if k != "datasets"]
+    if unknown_keys:
+        raise bad(f"[day] takes only `datasets = [...]`, not {quote_list(unknown_keys)}")
+    names = table.get("datasets")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise bad('[day] datasets must be a list of dataset names, e.g. datasets = ["loans", "installments"]')
+    for n in names:
+        if n not in DATASETS:
+            raise bad(
+                f"[day] datasets: {quote(n)} is not a dataset; datasets are {', '.join(DATASETS)}"
+                f"{_did_you_mean(n, DATASETS)} / 未知数据集"
+            )
+    return tuple(dict.fromkeys(names))
 
 
 def apply_mapping(raw: RawTable, dataset: str, names: tuple[str, ...], mapping: Mapping) -> dict[str, str]:

@@ -28,6 +28,7 @@ import datetime as dt
 import hashlib
 import io
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +37,7 @@ from typing import Any
 import polars as pl
 
 from recoup.errors import ImportColumnError, ImportFileError, RecoupError
+from recoup.portfolio.csvshape import not_a_table
 from recoup.portfolio.encoding import ENCODINGS, decode_text, detect_encoding
 from recoup.portfolio.files import MAX_FILE_BYTES, _regular_stat, read_regular_file
 from recoup.portfolio.mapping import (
@@ -177,7 +179,11 @@ def _sniff_separator(first_line: str) -> str:
     return sep if counts[sep] > 0 else ","
 
 
-def read_csv_bytes(raw: bytes, path: Path, sha: str) -> RawTable:
+def read_csv_bytes(
+    raw: bytes, path: Path, sha: str, *, sensitive: Callable[[str], bool] | None = None
+) -> RawTable:
+    """A CSV file's cells as text. When it is not a table, the error shows the first broken line, with
+    the cells under headers ``sensitive`` picks masked (:mod:`~recoup.portfolio.csvshape`)."""
     if not raw.strip():
         raise ImportFileError(f"{path.name}: the file is empty", details={"file": str(path)})
     text, enc = decode_text(raw, path.name)
@@ -196,21 +202,19 @@ def read_csv_bytes(raw: bytes, path: Path, sha: str) -> RawTable:
             f"/ 第一行不是表头",
             details={"file": str(path)},
         )
+    sep = _sniff_separator(first)
     try:
         frame = pl.read_csv(
             io.BytesIO(data),
             has_header=False,
             infer_schema=False,
-            separator=_sniff_separator(first),
+            separator=sep,
             truncate_ragged_lines=False,
             raise_if_empty=True,
             n_rows=MAX_ROWS + 2,
         )
     except pl.exceptions.PolarsError as exc:
-        msg = clip(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 2 * ECHO_CHARS)
-        raise ImportFileError(
-            f"{path.name}: the file is truncated or not a table ({msg})", details={"file": str(path)}
-        ) from None
+        raise not_a_table(data, path, sep, exc, sensitive=sensitive) from None
     if frame.height == 0:
         # A first line polars cannot split (an unbalanced quote: `a","b"`) can come back as no
         # rows at all instead of an error.
@@ -508,8 +512,10 @@ _READERS = {".xlsx": "xlsx", ".xlsm": "xlsx", ".parquet": "parquet", ".pq": "par
 _TEXT = {".csv", ".txt", ".tsv", ""}
 
 
-def read_table(path: Path) -> RawTable:
-    """Read a CSV, XLSX or Parquet file into text cells (only a regular file, within the limits)."""
+def read_table(path: Path, *, sensitive: Callable[[str], bool] | None = None) -> RawTable:
+    """Read a CSV, XLSX or Parquet file into text cells (only a regular file, within the limits).
+
+    ``sensitive`` tells which headers hold personal data, to mask a broken CSV line an error shows."""
     _regular_stat(path)
     suffix = path.suffix.lower()
     if suffix not in _READERS and suffix not in _TEXT:
@@ -521,4 +527,4 @@ def read_table(path: Path) -> RawTable:
         return read_xlsx(data, path, sha)
     if kind == "parquet":
         return read_parquet(data, path, sha)
-    return read_csv_bytes(data, path, sha)
+    return read_csv_bytes(data, path, sha, sensitive=sensitive)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import polars as pl
 
 from recoup.errors import ImportColumnError
+from recoup.money import format_amount
 from recoup.portfolio import parse
 from recoup.portfolio.readers import (
     ECHO_ITEMS,
@@ -33,7 +35,7 @@ RULES: dict[str, str] = {
     "required.missing": "a value is required / 必填",
     "amount.unparseable": "not an amount / 不是金额",
     "amount.precision": "more decimal places than the currency has / 小数位超过币种精度",
-    "amount.too_large": "amount too large (at most 10^14 minor units) / 金额过大",
+    "amount.too_large": "amount too large (at most {max_amount}) / 金额过大",
     "amount.bad_grouping": "thousands separators must split the digits before the decimal point into "
     "groups of three (12,34 could be a decimal comma) / 千分位分隔符位置不正确",
     "amount.negative": "must not be negative / 不能为负数",
@@ -82,11 +84,12 @@ class Context:
 
     minor_digits: int = 2
     currency: str = "CNY"
-    #: dataset → key frame of rows that exist (lake, plus earlier files of the same day)
-    parent_keys: Callable[[str], pl.DataFrame] | None = None
+    #: dataset → key frame of rows that exist (lake, plus earlier files of the same day); None when
+    #: they cannot be known (the day's file of that dataset could not be read): the check is skipped
+    parent_keys: Callable[[str], pl.DataFrame | None] | None = None
     #: dataset → frame of current rows (used for append-only and per-borrower counts)
     current_rows: Callable[[str, list[str]], pl.DataFrame] | None = None
-    loan_dates: Callable[[], pl.DataFrame] | None = None  # → loan_id, disbursement_date
+    loan_dates: Callable[[], pl.DataFrame | None] | None = None  # → loan_id, disbursement_date
 
 
 @dataclass
@@ -149,6 +152,15 @@ def _extra_rule(p: parse.Parsed, bad: pl.Series, rule: str) -> parse.Parsed:
     return parse.Parsed(value, reason)
 
 
+def money_text(minor: int | None, currency: str) -> str:
+    """An amount in integer minor units as a person reads it, in the major unit: ``¥1,234.56``."""
+    return "" if minor is None else format_amount(int(minor), currency)
+
+
+def _paid_over_due(r: dict[str, int | None], *, currency: str) -> str:
+    return f"paid {money_text(r['paid'], currency)} > due {money_text(r['due'], currency)}"
+
+
 def _message(rule: str, f: Field | None, **kw: str) -> str:
     tpl = RULES.get(rule, rule)
     allowed = ", ".join(ENUMS[f.enum]) if f is not None and f.enum else ""
@@ -157,6 +169,7 @@ def _message(rule: str, f: Field | None, **kw: str) -> str:
         first=kw.get("first", "?"),
         parent=kw.get("parent", ""),
         currency=kw.get("currency", ""),
+        max_amount=kw.get("max_amount", ""),
     )
 
 
@@ -272,10 +285,11 @@ def validate(raw: RawTable, ds: Dataset, mapping: Mapping, ctx: Context) -> Vali
         )
 
     # Cell-level parse failures, one frame per (column, rule).
+    max_amount = money_text(parse.MAX_AMOUNT_MINOR, ctx.currency)
     for f in present:
         r = f"__r_{f.name}"
         for rule in typed.get_column(r).drop_nulls().unique().to_list():
-            add(pl.col(r) == rule, f.name, rule)
+            add(pl.col(r) == rule, f.name, rule, max_amount=max_amount)
         if f.required:
             add(
                 pl.col(f"__t_{f.name}").is_null() | (pl.col(f"__t_{f.name}").str.strip_chars() == ""),
@@ -318,7 +332,10 @@ def _cross_rules(ds: Dataset, t: pl.DataFrame, ctx: Context, add: Add) -> None:
     for column, parent in ds.parents.items():
         if ctx.parent_keys is None:
             break
-        keys = ctx.parent_keys(parent)
+        found = ctx.parent_keys(parent)
+        if found is None:
+            continue  # the parent's file of the day could not be read: its ids are unknown
+        keys = found
         pkey = keys.columns[0]
         if parent == ds.name:  # payments reversing payments: the same file counts too
             keys = pl.concat([keys, t.select(pl.col(ds.key[0]).alias(pkey))]).unique()
@@ -331,18 +348,18 @@ def _cross_rules(ds: Dataset, t: pl.DataFrame, ctx: Context, add: Add) -> None:
         )
     if ds.name == "installments":
         for p in ("principal", "interest", "fee", "penalty"):
+            # Both amounts as the lender wrote them: in the major unit, formatted alike.
             add(
                 pl.col(f"{p}_paid") > pl.col(f"{p}_due"),
                 f"{p}_paid",
                 "paid.exceeds_due",
-                value=pl.format(
-                    "paid {} > due {}",
-                    pl.col(f"__t_{p}_paid") if f"__t_{p}_paid" in t.columns else pl.col(f"{p}_paid"),
-                    pl.col(f"{p}_due"),
-                ),
+                value=pl.struct(
+                    pl.col(f"{p}_paid").alias("paid"), pl.col(f"{p}_due").alias("due")
+                ).map_elements(partial(_paid_over_due, currency=ctx.currency), return_dtype=pl.String),
             )
-        if ctx.loan_dates is not None:
-            joined = t.join(ctx.loan_dates(), on="loan_id", how="left")
+        dates = ctx.loan_dates() if ctx.loan_dates is not None else None
+        if dates is not None:
+            joined = t.join(dates, on="loan_id", how="left")
             bad = joined.filter(pl.col("due_date") < pl.col("disbursement_date")).get_column(ROW)
             add(pl.col(ROW).is_in(bad.implode()), "due_date", "date.before_disbursement")
     if ds.name == "loans":
