@@ -200,6 +200,197 @@ def test_guard_does_not_excuse_hard_claims() -> None:
     assert "US-CONTENT.threat" in lint("If you don't pay, we'll come to your house.", preset="us").rules
 
 
+# ------------------------------------------------------------------ concepts added for unseen wording
+# (issue 15): involving the police or another authority, criminal liability, exposure to the employer or the
+# community, implied violence, humiliation. Each concept has its lawful counterpart, which must stay clean.
+CONCEPT_VIOLATIONS = [
+    # involving the police or other authorities
+    ("cn", "CN-CONTENT.false_legal", "否则将起诉并通知公安机关"),
+    ("cn", "CN-CONTENT.false_legal", "我司将把你的情况移交给公安"),
+    ("cn", "CN-CONTENT.false_legal", "我们会向你户籍所在地派出所反映情况"),
+    ("cn", "CN-CONTENT.false_legal", "已经把你的资料交给警方了"),
+    ("cn", "CN-CONTENT.false_legal", "再不还就让110来找你"),
+    ("cn", "CN-CONTENT.false_legal", "你是公务员吧？我们会向你们纪委举报"),
+    ("cn", "CN-CONTENT.false_legal", "公安那边我们有熟人，一个电话的事"),
+    ("cn", "CN-CONTENT.false_legal", "我们会call 派出所"),
+    ("us", "US-CONTENT.false_legal", "We will notify the police."),
+    ("us", "US-CONTENT.false_legal", "I am going to call the cops on you."),
+    ("us", "US-CONTENT.false_legal", "Your case will be forwarded to the authorities."),
+    ("us", "US-CONTENT.false_legal", "We will notify immigration about your status."),
+    ("us", "US-CONTENT.false_legal", "I have a friend at the precinct who would love to meet you."),
+    # criminal liability
+    ("cn", "CN-CONTENT.false_legal", "恶意逃废债是要被抓的"),
+    ("cn", "CN-CONTENT.false_legal", "你这种情况会留案底"),
+    ("cn", "CN-CONTENT.false_legal", "到时候你就进去了"),
+    ("cn", "CN-CONTENT.false_legal", "你会被限制人身自由"),
+    ("cn", "CN-CONTENT.false_legal", "这是贷款诈骗"),
+    ("us", "US-CONTENT.false_legal", "We will press charges."),
+    ("us", "US-CONTENT.false_legal", "You will do time for this."),
+    ("us", "US-CONTENT.false_legal", "Non-payment is theft, and theft is a crime."),
+    ("us", "US-CONTENT.false_legal", "You'll have a record."),
+    # exposure to the employer or the community
+    ("cn", "CN-PARTY.disclosure", "你欠钱的事很快全公司都会知道"),
+    ("cn", "CN-PARTY.disclosure", "让你的乡亲们评评理"),
+    ("cn", "CN-PARTY.disclosure", "你的同事们都会收到通知"),
+    ("cn", "CN-PARTY.disclosure", "到你们小区门口贴个告示"),
+    ("cn", "CN-PARTY.disclosure", "当着你同事的面我们把话说清楚"),
+    ("cn", "CN-PARTY.disclosure", "你老家的村支书我们已经联系过了"),
+    ("cn", "CN-PARTY.disclosure", "你的boss很快会知道这件事"),
+    ("us", "US-3P.disclosure", "Your manager will be getting a call from us."),
+    ("us", "US-3P.disclosure", "Your neighbours will hear about this."),
+    ("us", "US-3P.disclosure", "The whole congregation will know."),
+    ("us", "US-3P.disclosure", "We will reach out to your supervisor."),
+    ("us", "US-3P.disclosure", "We'll make sure your church knows exactly who you are."),
+    # implied violence
+    ("cn", "CN-CONTENT.threat", "晚上走夜路注意安全"),
+    ("cn", "CN-CONTENT.threat", "你家玻璃挺贵的吧"),
+    ("cn", "CN-CONTENT.threat", "你那车停在楼下挺显眼的"),
+    ("cn", "CN-CONTENT.threat", "找几个兄弟陪你聊聊"),
+    ("cn", "CN-CONTENT.threat", "有命借没命还"),
+    ("cn", "CN-CONTENT.threat", "别出什么意外才好"),
+    ("cn", "CN-CONTENT.threat", "夜里睡觉把门锁好"),
+    ("cn", "CN-CONTENT.threat", "我们有的是办法让你还"),
+    ("us", "US-CONTENT.threat", "It would be a pity if something happened to your car."),
+    ("us", "US-CONTENT.threat", "You should sleep with one eye open."),
+    ("us", "US-CONTENT.threat", "Nice house. Would hate to see anything happen to it."),
+    ("us", "US-CONTENT.threat", "People who don't pay tend to get hurt."),
+    ("us", "US-CONTENT.threat", "Our guys are not known for being gentle."),
+    ("us", "US-CONTENT.threat", "Keep ignoring us and see who shows up at your door."),
+    # humiliation
+    ("cn", "CN-CONTENT.insult", "这么大的人了，欠钱不还丢不丢人"),
+    ("cn", "CN-CONTENT.insult", "连孩子都会看不起你"),
+    ("cn", "CN-CONTENT.insult", "你还有脸活着"),
+    ("cn", "CN-CONTENT.insult", "你是你们家族的耻辱"),
+    ("cn", "CN-CONTENT.insult", "你孩子以后会以你为耻"),
+    ("us", "US-CONTENT.insult", "You're an embarrassment."),
+    ("us", "US-CONTENT.insult", "What would your kids think of you?"),
+    ("us", "US-CONTENT.insult", "How do you sleep at night?"),
+    ("us", "US-CONTENT.insult", "A grown adult who can't pay a simple bill."),
+]
+
+
+@pytest.mark.parametrize(("preset", "rule", "text"), CONCEPT_VIOLATIONS)
+def test_added_concepts(preset: str, rule: str, text: str) -> None:
+    result = lint(text, preset=preset, locale=_locale(preset))
+    assert rule in result.rules, (text, result.findings)
+
+
+@pytest.mark.parametrize(
+    ("preset", "text"),
+    [
+        # legal action through the courts, and statutory reporting
+        ("cn", "我司将依法通过诉讼途径主张权利"),
+        ("cn", "根据合同约定，逾期后我司有权依法向人民法院提起诉讼"),
+        ("cn", "欠款纠纷属于民事纠纷，我司将通过合法途径解决"),
+        ("us", "We may take legal action through the courts."),
+        ("us", "Your account has been referred to our legal department, which may file a lawsuit."),
+        ("us", "We may report your account to the credit bureaus as required by law."),
+        # the police as advice to the borrower, and reassurance
+        ("cn", "如遇冒充公安的诈骗电话，请拨打110报警"),
+        ("cn", "如您的身份信息被冒用，请及时到派出所报案并告知我司"),
+        ("cn", "若遇到自称我司员工要求转账到个人账户，请立即报警"),
+        ("cn", '近期有不法分子冒充我司催收人员，以"报警抓人"恐吓借款人，请勿轻信'),
+        ("cn", "我司不会向公安机关报案，欠款属于民事纠纷"),
+        ("cn", "本催收属于民事法律关系，不涉及刑事责任"),
+        ("cn", "如对本次通话内容有异议，可向中国银保监会消费者投诉热线12378反映"),
+        ("us", "If you believe you are a victim of fraud, you may contact the police."),
+        ("us", "If someone claiming to be from our company threatens you, please contact local police."),
+        ("us", "Failure to pay is not a crime, and we will not contact the police."),
+        ("us", "Non-payment of a consumer debt is a civil matter, not a criminal one."),
+        ("us", "We will never threaten you with arrest."),
+        ("us", "Call 911 if you are in immediate danger; for account questions call us."),
+        # a lawful visit (上门) and the employer
+        ("cn", "我司工作人员可能会依法上门拜访，届时会出示工作证件"),
+        ("cn", "我们将安排两名工作人员持证上门拜访，如不方便请提前告知"),
+        ("cn", "我们的外访同事将于本周六上午依法上门，届时两人同行并出示工作证"),
+        ("cn", "我司承诺不会向您的同事、领导、邻居透露任何信息"),
+        ("cn", "您提供的工作单位信息已更新成功"),
+        ("us", "A field representative may visit your home at a reasonable time to discuss payment options."),
+        ("us", "We will never discuss your debt with your neighbours, family or employer."),
+        ("us", "If a court enters a judgment, your wages may be garnished as permitted by law."),
+        # mishaps, safety and empathy
+        ("cn", "如您遭遇意外事故导致还款困难，可向我司申请延期"),
+        ("cn", "祝您节假日出行平安，路上注意安全"),
+        ("us", "If you've been hurt or fallen ill and can't work, call us about hardship options."),
+        ("us", "We understand this can feel embarrassing; there's no shame in asking for help."),
+        ("us", "Our office is wheelchair accessible."),
+        ("us", "Your appointment has been booked for Tuesday at 10 a.m."),
+        # common words that share a pinyin reading with a new term are not rewritten to it
+        ("cn", "您好，请核查一下您的还款账户信息"),
+        ("cn", "其实您只需还最低还款额即可恢复正常"),
+        ("cn", "如不方便接听电话，也可以到我司营业大厅办理还款"),
+        ("cn", "再不处理，系统将提示您联系客服4001101234"),
+    ],
+)
+def test_added_concepts_lawful_counterparts(preset: str, text: str) -> None:
+    result = lint(text, preset=preset, locale=_locale(preset))
+    assert result.ok, (text, result.findings)
+
+
+# After the first fresh set (recall 0.375): broader concepts. Any mention of the police is a threat unless it
+# is advice to the borrower; a circle of the borrower's that "we" will contact; veiled safety hints, property
+# damage and "persuasive friends"; shaming.
+BROADER_VIOLATIONS = [
+    ("cn", "CN-CONTENT.false_legal", "派出所的朋友说你这个情况可以直接抓。"),
+    ("cn", "CN-CONTENT.false_legal", "你这叫非法侵占，可以报案"),
+    ("cn", "CN-PARTY.disclosure", "你们村委会的电话我这里有。"),
+    ("cn", "CN-CONTENT.threat", "你们单位的人事我们已经查到了，要不要我们打个电话？"),
+    ("cn", "CN-CONTENT.threat", "你儿子在哪个幼儿园我们都清楚，放学可得接好了。"),
+    ("us", "US-CONTENT.false_legal", "Pay or the boys in blue will get your address from us."),
+    ("us", "US-CONTENT.false_legal", "No one can help you now, we will call the police."),
+    ("us", "US-3P.disclosure", "We'll be in touch with your HR people by Monday."),
+    ("us", "US-3P.disclosure", "Lot of people at your church will be surprised."),
+    ("us", "US-CONTENT.threat", "That's a nice little car. Hate for it to get damaged."),
+    ("us", "US-CONTENT.insult", "A man your age hiding behind voicemail."),
+]
+
+
+@pytest.mark.parametrize(("preset", "rule", "text"), BROADER_VIOLATIONS)
+def test_broader_concepts(preset: str, rule: str, text: str) -> None:
+    result = lint(text, preset=preset, locale=_locale(preset))
+    assert rule in result.rules, (text, result.findings)
+
+
+@pytest.mark.parametrize(
+    ("preset", "text"),
+    [
+        ("cn", "我们已收到您提交的单位收入证明，审核结果将在3日内通知您。"),
+        ("cn", "如您单位近期发薪推迟，可以告诉我们，我们会帮您申请调整还款日。"),
+        ("cn", "我们的同事会在明天上午再与您电话沟通具体方案。"),
+        ("cn", "您好，小区物业费不在我司代扣范围内，如有疑问请联系物业。"),
+        ("cn", "如您晚上下班后方便接听，可以告诉我们具体时间。"),
+        ("cn", "您的车辆抵押登记已解除，相关材料会快递到您预留的地址。"),
+        ("cn", "为了您的资金安全，请只通过官方渠道还款。"),
+        ("cn", "您的案件已转交我司法务部门，法务同事将与您联系协商"),
+        ("us", "If you are worried about your safety at home, please call 911."),
+        ("us", "The police do not collect debts, and neither will we ask them to."),
+        ("us", "Our offices will be closed for the holiday; stay safe and enjoy the break."),
+        (
+            "us",
+            "If you change jobs, please update your employer details so we can process payroll deductions.",
+        ),
+        ("us", "We don't visit customers' homes or workplaces."),
+        ("us", "Your car loan payment of $389 is due on the 5th."),
+    ],
+)
+def test_broader_concepts_lawful_counterparts(preset: str, text: str) -> None:
+    result = lint(text, preset=preset, locale=_locale(preset))
+    assert result.ok, (text, result.findings)
+
+
+def test_added_concepts_guards_do_not_excuse_threats() -> None:
+    # A fraud warning in the same sentence does not excuse the collector's own report to the police …
+    assert "CN-CONTENT.false_legal" in lint("谨防诈骗，你再不还我们就直接报警").rules
+    assert (
+        "US-CONTENT.false_legal"
+        in lint("Beware of scams, but if you don't pay we will call the police.", preset="us").rules
+    )
+    # … a visit "to discuss" is still a threat when it goes to the family …
+    assert "CN-CONTENT.threat" in lint("我们的同事明天会去您老家拜访您的父母，请您自行处理好").rules
+    # … and a negation does not reach past "以为".
+    assert "CN-CONTENT.false_legal" in lint("你别以为我们不会报警").rules
+
+
 # ------------------------------------------------------------------ spans index the original text
 @pytest.mark.parametrize(
     ("text", "preset", "words"),

@@ -17,6 +17,7 @@ __all__ = ["analyse", "lint"]
 _LOCALE = re.compile(r"(zh|en)(?:[_-][A-Za-z0-9]{2,8})*", re.IGNORECASE)
 _CHANNELS = frozenset(c.value for c in Channel)
 _PARTIES = frozenset(p.value for p in Party)
+_CONDITION = re.compile(r"\b(?:if|unless)\b")
 
 
 def analyse(text: str) -> Doc:
@@ -40,6 +41,9 @@ def _negated(doc: Doc, lx: LangLexicon, sent_start: int, i: int, j: int) -> bool
     m = marks[-1]
     if lx.lang == "en":
         lead = " ".join(before[: m.start()].split()[-2:])
+        # A negation inside a condition ("if the balance isn't cleared by Friday, …") negates the condition.
+        if _CONDITION.search(" ".join(before[: m.start()].split()[-5:])):
+            return False
     else:
         lead = before[max(0, m.start() - 4) : m.start()]
     return not lx.scope_break.search(before[m.end() :]) and not lx.scope_break.search(lead)
