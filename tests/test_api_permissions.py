@@ -206,13 +206,13 @@ def test_errors_use_the_envelope(session: Session, settings: Settings) -> None:
 def _page_routes() -> list[tuple[str, str, str]]:
     from fastapi.routing import APIRoute
 
+    from recoup.web.app import page_routers
     from recoup.web.deps import permission_of
-    from recoup.web.morning import router as morning_router
-    from recoup.web.pages import router as pages_router
 
     return [
         (method, route.path, perm)
-        for route in [*pages_router.routes, *morning_router.routes]
+        for router in page_routers()
+        for route in router.routes
         if isinstance(route, APIRoute) and (perm := permission_of(route))
         for method in sorted(route.methods or ())
     ]

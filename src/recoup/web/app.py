@@ -134,14 +134,12 @@ def create_app(settings: Settings | None = None, *, session_factory: SessionFact
 def _install_pages(app: FastAPI, s: Settings) -> None:
     """The pages: static files, signed session cookies (HttpOnly, SameSite, expiring), CSRF on every
     unsafe request outside the token-authenticated API (double-submit cookie, starlette-csrf)."""
-    from recoup.web.morning import router as morning_router
-    from recoup.web.pages import router as pages_router
     from recoup.web.session import SESSION_COOKIE
 
     secret = base64.b64encode(s.web_secret_bytes()).decode("ascii")
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    app.include_router(pages_router)
-    app.include_router(morning_router)
+    for router in page_routers():
+        app.include_router(router)
     # Order: Starlette runs the last added middleware first, so CSRF is checked before the session.
     app.add_middleware(
         SessionMiddleware,
@@ -158,6 +156,15 @@ def _install_pages(app: FastAPI, s: Settings) -> None:
         cookie_secure=s.web_secure_cookies,
         cookie_samesite="strict",
     )
+
+
+def page_routers() -> list[APIRouter]:
+    """Every server-rendered page's router (no prefix, not in the OpenAPI schema)."""
+    from recoup.web.case_page import router as case_router
+    from recoup.web.morning import router as morning_router
+    from recoup.web.pages import router as pages_router
+
+    return [pages_router, case_router, morning_router]
 
 
 def api_routers() -> list[APIRouter]:

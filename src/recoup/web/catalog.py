@@ -1,5 +1,5 @@
 """The pages' message catalogs: extract every translatable string (``_()`` in the templates, ``N_()`` and
-``_t()`` in the page modules) with Babel, and update ``locale/<locale>/LC_MESSAGES/messages.po`` keeping
+``tr()`` in the page modules) with Babel, and update ``locale/<locale>/LC_MESSAGES/messages.po`` keeping
 existing translations. ``python -m recoup.web.catalog`` rewrites the catalogs; ``--check`` lists the
 strings zh_CN does not translate yet (what ``tests/test_web_i18n.py`` fails on)."""
 
@@ -17,7 +17,7 @@ from recoup.web.i18n import LOCALE_DIR, LOCALES
 WEB = Path(__file__).parent
 _METHODS = [("templates/**.html", "jinja2"), ("*.py", "python")]
 _OPTIONS = {"templates/**.html": {"extensions": ""}}
-_KEYWORDS = {"_": None, "N_": None, "_t": (3,)}
+_KEYWORDS = {"_": None, "N_": None, "tr": (3,)}
 
 
 def extract() -> list[str]:
