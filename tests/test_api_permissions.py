@@ -200,7 +200,18 @@ def test_errors_use_the_envelope(session: Session, settings: Settings) -> None:
             assert r.status_code == status, r.json()
             assert set(r.json()) == {"error"} and r.json()["error"]["code"] == code
             assert set(r.json()["error"]) == {"code", "message", "details"}
-        assert client.get("/openapi.json").json()["info"]["title"] == "recoup"
+        # The API's documentation is behind api.docs (a collector lacks it): envelope for the JSON, the
+        # sign-in page for the Swagger UI; a manager's token reads both.
+        anonymous = client.get("/openapi.json")
+        assert anonymous.status_code == 401 and set(anonymous.json()) == {"error"}
+        denied = client.get("/openapi.json", headers={"Authorization": f"Bearer {token}"})
+        assert denied.status_code == 403 and denied.json()["error"]["code"] == "auth.forbidden"
+        assert client.get("/api/docs", follow_redirects=False).headers["location"].startswith("/login")
+        boss = {"Authorization": f"Bearer {token_for(session, make_user(session, 'manager'))}"}
+        assert client.get("/openapi.json", headers=boss).json()["info"]["title"] == "recoup"
+        docs = client.get("/api/docs", headers=boss)
+        assert docs.status_code == 200 and "/static/swagger-ui-5.36.0/swagger-ui-bundle.js" in docs.text
+        assert client.get("/static/swagger-ui-5.36.0/swagger-ui-bundle.js").status_code == 200
 
 
 def _page_routes() -> list[tuple[str, str, str]]:

@@ -43,6 +43,7 @@ PERMISSIONS: Final[dict[str, str]] = {
     "audit.view": "read the audit ledger",
     "ledger.verify": "verify the audit ledger and its checkpoints",
     "user.manage": "create users and assign roles",
+    "api.docs": "read the API's documentation (/api/docs and /openapi.json)",
 }
 
 #: The roles every installation starts with (name → permissions). ``*`` grants everything.
@@ -66,8 +67,9 @@ DEFAULT_ROLES: Final[dict[str, list[str]]] = {
         "cycle.run",
         "report.view",
         "pii.unmask",
+        "api.docs",
     ],
-    "analyst": ["case.view", "case.view_all", "config.edit", "report.view"],
+    "analyst": ["case.view", "case.view_all", "config.edit", "report.view", "api.docs"],
     "team_lead": ["case.view", "case.view_team", "case.work", "case.assign", "visit.approve", "report.view"],
     "collector": ["case.view", "case.work"],
     "field_agent": ["case.view", "case.work"],

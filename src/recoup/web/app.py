@@ -42,7 +42,7 @@ _HTTP_CODES = {404: "not_found", 405: "http.method_not_allowed", 401: "auth.fail
 def _is_page(request: Request) -> bool:
     """A browser page (HTML errors, sign-in redirects) rather than the JSON API."""
     path = request.url.path
-    return not (path.startswith(API) or path in ("/openapi.json", "/docs", "/docs/oauth2-redirect"))
+    return not (path.startswith(API) or path == "/openapi.json")
 
 
 def _page_error(request: Request, status: int, code: str, message: str) -> Response:
@@ -111,8 +111,9 @@ def create_app(settings: Settings | None = None, *, session_factory: SessionFact
         title="recoup",
         version=version("recoup"),
         description="Post-loan management and collections API · 贷后管理与催收 API",
-        openapi_url="/openapi.json",
-        docs_url="/docs",
+        # Served by recoup.web.apidocs behind the api.docs permission (not open to anyone).
+        openapi_url=None,
+        docs_url=None,
         redoc_url=None,
     )
     app.state.settings = s
@@ -160,11 +161,12 @@ def _install_pages(app: FastAPI, s: Settings) -> None:
 
 def page_routers() -> list[APIRouter]:
     """Every server-rendered page's router (no prefix, not in the OpenAPI schema)."""
+    from recoup.web.apidocs import router as docs_router
     from recoup.web.case_page import router as case_router
     from recoup.web.morning import router as morning_router
     from recoup.web.pages import router as pages_router
 
-    return [pages_router, case_router, morning_router]
+    return [pages_router, case_router, morning_router, docs_router]
 
 
 def api_routers() -> list[APIRouter]:

@@ -165,7 +165,7 @@ def run_server(host: str, port: int, log_level: str = "info") -> None:
         f"recoup on {url}{' (all interfaces)' if everywhere else ''} (sign in at {url}/login) · "
         f"recoup 服务地址：{url}{'（所有网卡）' if everywhere else ''}（登录：{url}/login）"
     )
-    typer.echo(f"OpenAPI: {url}/openapi.json · docs {url}/docs · 接口文档：{url}/docs")
+    typer.echo(f"OpenAPI: {url}/openapi.json · docs {url}/api/docs · 接口文档：{url}/api/docs")
     typer.echo("Press Ctrl+C to stop · 按 Ctrl+C 停止")
     try:
         uvicorn.run(

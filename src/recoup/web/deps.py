@@ -22,7 +22,7 @@ from recoup.errors import AuthError, RecoupError
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 
-_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
 class ForbiddenError(AuthError):
@@ -44,7 +44,7 @@ DbSession = Annotated[Session, Depends(_unit_of_work, scope="function")]
 
 
 def _current_user(
-    request: Request, session: DbSession, token: Annotated[str | None, Depends(_bearer)]
+    request: Request, session: DbSession, token: Annotated[str | None, Depends(bearer)]
 ) -> AppUser:
     if not token:
         raise TokenError("sign in first: send `Authorization: Bearer <token>` / 请先登录")

@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from recoup.auth.models import AppUser
 from recoup.auth.service import PERMISSIONS, has_permission
+from recoup.auth.tokens import TokenError, resolve_token
 from recoup.errors import AuthError, RecoupError
-from recoup.web.deps import DbSession, ForbiddenError
+from recoup.web.deps import DbSession, ForbiddenError, bearer
 
 SESSION_COOKIE: Final = "recoup_session"
 
@@ -143,3 +144,31 @@ def session_user(request: Request, session: Session) -> AppUser | None:
         return _page_user(request, session)
     except SignInRequired:
         return None
+
+
+def require_reader(permission: str, *, api: bool = False) -> Any:
+    """Like :func:`require_page`, but a bearer token (the API's sign-in) is accepted too — for what both
+    browsers and API clients read (the OpenAPI document and its docs page). With neither, an ``api``
+    route answers 401 ``auth.invalid_token`` like the API; a page sends the browser to sign in."""
+    if permission not in PERMISSIONS:
+        raise RecoupError(f"unknown permission {permission!r} in a page declaration")
+
+    def _check(
+        request: Request, session: DbSession, token: Annotated[str | None, Depends(bearer)]
+    ) -> AppUser:
+        if token:
+            user = resolve_token(token, session=session)
+            request.state.user = user
+        elif api and "uid" not in request.session:
+            raise TokenError("sign in first: send `Authorization: Bearer <token>` / 请先登录")
+        else:
+            user = _page_user(request, session)
+        if not has_permission(user, permission):
+            raise ForbiddenError(
+                f"you do not have the permission {permission} / 您没有 {permission} 权限",
+                details={"permission": permission},
+            )
+        return user
+
+    _check.permission = permission  # type: ignore[attr-defined]
+    return Depends(_check)
