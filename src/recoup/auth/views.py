@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from recoup.auth import tokens
 from recoup.auth.schemas import IssuedTokenOut, MeOut, PersonalTokenIn, PersonalTokenOut, TokenOut
 from recoup.auth.service import PERMISSIONS, has_permission
-from recoup.web.deps import CurrentUser, DbSession
+from recoup.web.deps import CurrentUser, DbId, DbSession
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -59,6 +59,6 @@ def new_token(body: PersonalTokenIn, user: CurrentUser, session: DbSession) -> I
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: int, user: CurrentUser, session: DbSession) -> None:
+def revoke_token(token_id: DbId, user: CurrentUser, session: DbSession) -> None:
     """Revoke one of the caller's tokens."""
     tokens.do_revoke_token(user, token_id, session=session, actor=user.username)

@@ -15,7 +15,7 @@ from recoup.cases.views import VisibleCase
 from recoup.config import Settings
 from recoup.db import utcnow
 from recoup.errors import NotFoundError
-from recoup.web.deps import DbSession, require
+from recoup.web.deps import DbId, DbSession, require
 
 router = APIRouter(tags=["allocation"])
 
@@ -35,7 +35,7 @@ class AssignIn(BaseModel):
 
 
 class AssignOut(BaseModel):
-    case_id: int
+    case_id: DbId
     holder: str
     changed: bool
 

@@ -31,12 +31,12 @@ from recoup.cases.views import Viewer, VisibleCase, Worker
 from recoup.cases.work_models import AssistRequest
 from recoup.config import Settings
 from recoup.db import utcnow
-from recoup.web.deps import DbSession
+from recoup.web.deps import DbId, DbSession
 
 router = APIRouter(tags=["assists"])
 
 
-def _visible_assist(assist_id: int, user: Worker, session: DbSession) -> AssistRequest:
+def _visible_assist(assist_id: DbId, user: Worker, session: DbSession) -> AssistRequest:
     """The path's request if the caller sees its case or is its target; 404 before the body is read."""
     return get_assist(assist_id, user, session=session)
 
@@ -63,7 +63,7 @@ class CancelIn(BaseModel):
 
 class AssistOut(BaseModel):
     id: int
-    case_id: int
+    case_id: DbId
     kind: str
     team: str | None
     assignee: str | None
@@ -85,20 +85,16 @@ def _settings(request: Request) -> Settings:
 
 def _outs(rows: list[AssistRequest], request: Request, session: Session) -> list[AssistOut]:
     today = utcnow().astimezone(_settings(request).tz).date()
-    teams = dict(
-        session.execute(select(Team.id, Team.name).where(Team.id.in_({r.team_id for r in rows if r.team_id})))
-        .tuples()
-        .all()
-    )
-    users = dict(
-        session.execute(
-            select(AppUser.id, AppUser.username).where(
-                AppUser.id.in_({r.assignee_id for r in rows if r.assignee_id})
-            )
+    team_rows = session.execute(
+        select(Team.id, Team.name).where(Team.id.in_({r.team_id for r in rows if r.team_id}))
+    ).all()
+    teams: dict[int, str] = {tid: name for tid, name in team_rows}
+    user_rows = session.execute(
+        select(AppUser.id, AppUser.username).where(
+            AppUser.id.in_({r.assignee_id for r in rows if r.assignee_id})
         )
-        .tuples()
-        .all()
-    )
+    ).all()
+    users: dict[int, str] = {uid: name for uid, name in user_rows}
     return [
         AssistOut(
             id=r.id,

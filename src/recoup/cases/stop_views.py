@@ -24,14 +24,14 @@ from recoup.cases.stops import (
 from recoup.cases.views import Viewer, VisibleCase, Worker
 from recoup.cases.work_models import CaseStop
 from recoup.config import Settings
-from recoup.web.deps import DbSession, require
+from recoup.web.deps import DbId, DbSession, require
 
 router = APIRouter(tags=["stops"])
 
 Stopper = Annotated[AppUser, require("case.stop")]
 
 
-def _visible_stop(stop_id: int, user: Stopper, session: DbSession) -> CaseStop:
+def _visible_stop(stop_id: DbId, user: Stopper, session: DbSession) -> CaseStop:
     """The path's stop if the caller sees its case; 404 before the body is read."""
     return get_stop(stop_id, user, session=session)
 
@@ -60,7 +60,7 @@ class LiftIn(BaseModel):
 
 class StopOut(BaseModel):
     id: int
-    case_id: int
+    case_id: DbId
     reason: str
     status: str
     immediate: bool = Field(description="took effect on request (death, suicide risk) / 申请即生效")
@@ -75,9 +75,9 @@ class StopOut(BaseModel):
     lifted_by: str | None
     lifted_at: dt.datetime | None
     lift_reason: str | None
-    hold_id: int | None
+    hold_id: DbId | None
     cancelled_tasks: list[int] = Field(default_factory=list, description="tasks this move cancelled")
-    fraud_check_assist_id: int | None = None
+    fraud_check_assist_id: DbId | None = None
 
 
 def _settings(request: Request) -> Settings:
@@ -85,7 +85,7 @@ def _settings(request: Request) -> Settings:
     return s
 
 
-def _out(s: CaseStop, cancelled: list[int] | None = None, assist_id: int | None = None) -> StopOut:
+def _out(s: CaseStop, cancelled: list[int] | None = None, assist_id: DbId | None = None) -> StopOut:
     return StopOut(
         id=s.id,
         case_id=s.case_id,

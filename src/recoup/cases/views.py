@@ -29,7 +29,7 @@ from recoup.db import utcnow
 from recoup.pii import mask_name
 from recoup.portfolio.models import Borrower, CollectionAccount
 from recoup.strategy.models import WorkTask
-from recoup.web.deps import DbSession, require
+from recoup.web.deps import DbId, DbSession, require
 from recoup.web.schemas import Page, PageNo, PerPage
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -38,7 +38,7 @@ Viewer = Annotated[AppUser, require("case.view")]
 Worker = Annotated[AppUser, require("case.work")]
 
 
-def _visible(case_id: int, user: Viewer, session: DbSession) -> Case:
+def _visible(case_id: DbId, user: Viewer, session: DbSession) -> Case:
     """The path's case if the caller may see it; 404 before the body is even read, so another holder's
     case looks exactly like a missing one."""
     return get_visible_case(case_id, user, session=session)

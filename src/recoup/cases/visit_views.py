@@ -40,7 +40,7 @@ from recoup.config import Settings
 from recoup.contact.policy.engine import Policy
 from recoup.contact.policy.presets import resolve
 from recoup.pii import cipher_from_settings
-from recoup.web.deps import DbSession, require
+from recoup.web.deps import DbId, DbSession, require
 from recoup.web.schemas import Page, PageNo, PerPage
 
 router = APIRouter(tags=["visits"])
@@ -53,13 +53,13 @@ def _settings(request: Request) -> Settings:
     return s
 
 
-def _visible(visit_id: int, user: Viewer, session: DbSession) -> FieldVisit:
+def _visible(visit_id: DbId, user: Viewer, session: DbSession) -> FieldVisit:
     """The path's visit if the caller may see its case, locked for the request's change; 404 before the
     body is read otherwise."""
     return get_visit(visit_id, user, session=session, for_update=True)
 
 
-def _as_agent(visit_id: int, user: Viewer, session: DbSession) -> FieldVisit:
+def _as_agent(visit_id: DbId, user: Viewer, session: DbSession) -> FieldVisit:
     """The path's visit if the caller may see it AND is one of its two agents; 404 otherwise."""
     return get_visit(visit_id, user, session=session, agent=True, for_update=True)
 
@@ -73,7 +73,7 @@ AgentVisit = Annotated[FieldVisit, Depends(_as_agent)]
 
 class VisitIn(BaseModel):
     planned_on: dt.date
-    address_point_id: int | None = Field(
+    address_point_id: DbId | None = Field(
         default=None, description="the borrower's contact point of kind address, if the visit is to one"
     )
     address_lat: float = Field(ge=-90, le=90, description="latitude of the address (not geocoded here)")
@@ -98,10 +98,10 @@ class ReportIn(BaseModel):
 
 class VisitOut(BaseModel):
     id: int
-    case_id: int
+    case_id: DbId
     status: str
     planned_on: dt.date
-    address_point_id: int | None
+    address_point_id: DbId | None
     address_lat: float
     address_lon: float
     exact_location: bool = Field(description="false: coordinates rounded to 0.01° (about 1 km)")
@@ -119,7 +119,7 @@ class VisitOut(BaseModel):
     cost: str
     route_position: int | None
     travel_min: int | None
-    attempt_id: int | None
+    attempt_id: DbId | None
 
 
 class ReportOut(VisitOut):
@@ -131,12 +131,12 @@ class ReportOut(VisitOut):
 
 class RouteStopOut(BaseModel):
     position: int
-    visit_id: int
-    case_id: int
+    visit_id: DbId
+    case_id: DbId
     status: str
     address_lat: float
     address_lon: float
-    from_visit_id: int | None = Field(description="the previous stop; null: the start")
+    from_visit_id: DbId | None = Field(description="the previous stop; null: the start")
     distance_m: int
     travel_min: int
 
@@ -304,7 +304,7 @@ def day_route(
 
 
 @router.get("/visits/{visit_id}", response_model=VisitOut)
-def show_visit(request: Request, user: Viewer, visit_id: int, session: DbSession) -> VisitOut:
+def show_visit(request: Request, user: Viewer, visit_id: DbId, session: DbSession) -> VisitOut:
     """One field visit."""
     return _one(request, get_visit(visit_id, user, session=session), user, session)
 

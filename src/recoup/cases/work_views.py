@@ -27,15 +27,15 @@ from recoup.contact.policy.presets import resolve
 from recoup.db import utcnow
 from recoup.pii import PII_KINDS, cipher_from_settings, mask
 from recoup.portfolio.models import Borrower, ContactPoint
-from recoup.web.deps import DbSession, require
+from recoup.web.deps import DbId, DbSession, require
 
 router = APIRouter(tags=["work"])
 
 
 class QueueItem(BaseModel):
     position: int
-    task_id: int
-    case_id: int
+    task_id: DbId
+    case_id: DbId
     treatment: str
     queue: str
     status: str
@@ -57,12 +57,12 @@ class TaskState(BaseModel):
 class ContactIn(BaseModel):
     channel: str = Field(default="call", pattern="^(call|visit)$")
     result: str = Field(max_length=30)
-    contact_point_id: int
+    contact_point_id: DbId
     at: dt.datetime | None = None
     note: str | None = Field(default=None, max_length=1000)
     next_action_on: dt.date | None = None
     recording_ref: str | None = Field(default=None, max_length=300)
-    task_id: int | None = None
+    task_id: DbId | None = None
     preferred_channel: str | None = Field(default=None, max_length=20)
     preferred_hour: int | None = Field(default=None, ge=0, le=23)
 
@@ -131,7 +131,7 @@ class ContactPointOut(BaseModel):
 
 
 class ContactStatusOut(BaseModel):
-    case_id: int
+    case_id: DbId
     contact_status: str
     lost_since: dt.date | None
     repaired: bool = False
@@ -198,7 +198,7 @@ def dialer_csv(request: Request, user: Worker, session: DbSession) -> Response:
 
 
 @router.post("/tasks/{task_id}/start", response_model=TaskState)
-def start_task(task_id: int, user: Worker, session: DbSession) -> TaskState:
+def start_task(task_id: DbId, user: Worker, session: DbSession) -> TaskState:
     """Take one of the caller's tasks (a started task is never cancelled by a later day's decisions)."""
     t = do_start_task(task_id, user, session=session)
     return TaskState(id=t.id, status=t.status, started_at=t.started_at)

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette_csrf.middleware import CSRFMiddleware
@@ -92,6 +93,19 @@ def _install_error_handlers(app: FastAPI) -> None:
         if _is_page(request):
             return _page_error(request, exc.status_code, code, message)
         return _envelope(exc.status_code, code, message)
+
+    async def _out_of_range(request: Request, exc: Exception) -> Response:
+        # A number the database cannot hold (SQLite: beyond 64 bits; PostgreSQL: beyond the column's
+        # type) can only have come from the request: a 422, not a crash. Routes bound their ids with
+        # DbId; this catches what a route does not bound.
+        log.warning("value out of range on %s %s (%s)", request.method, request.url.path, type(exc).__name__)
+        message = "a number in the request is out of range / 请求中的数值超出范围"
+        if _is_page(request):
+            return _page_error(request, 422, "request.out_of_range", message)
+        return _envelope(422, "request.out_of_range", message)
+
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(DataError, _out_of_range)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
+from annotated_types import Ge, Le
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
@@ -21,6 +22,11 @@ from recoup.auth.tokens import TokenError, resolve_token
 from recoup.errors import AuthError, RecoupError
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
+
+#: The largest row id (the tables' ``INTEGER`` keys; PostgreSQL's int4).
+MAX_ID: Final = 2**31 - 1
+#: A row id in a path or a body: 1 … :data:`MAX_ID` (a larger number is a 422, never a database error).
+DbId = Annotated[int, Ge(1), Le(MAX_ID)]
 
 bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
