@@ -28,7 +28,7 @@ from recoup.ledger.service import do_append
 from recoup.pii import cipher_from_settings, mask, mask_name
 from recoup.portfolio.models import Borrower, CollectionAccount, ContactPoint
 from recoup.strategy.models import WorkTask
-from recoup.web.deps import DbSession
+from recoup.web.deps import DbSession, writes
 from recoup.web.labels import (
     CHANNEL_LABELS,
     OUTCOME_LABELS,
@@ -225,6 +225,7 @@ def make_promise(
 
 
 @router.get("/dial/{case_id}/{point_id}")
+@writes
 def dial(case_id: int, point_id: int, request: Request, user: Worker, session: DbSession) -> Response:
     """Click-to-call: the policy is asked first; an allowed call is audited and handed to the phone
     (``tel:``) without the number ever being in the page."""

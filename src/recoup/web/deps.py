@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, TypeVar
 
 from annotated_types import Ge, Le
 from fastapi import Depends, Request
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from recoup.auth.models import AppUser
 from recoup.auth.service import PERMISSIONS, has_permission
 from recoup.auth.tokens import TokenError, resolve_token
+from recoup.db import writing
 from recoup.errors import AuthError, RecoupError
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
@@ -38,11 +39,29 @@ class ForbiddenError(AuthError):
     http_status = 403
 
 
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+_WRITES = "recoup_writes"
+
+E = TypeVar("E", bound=Callable[..., Any])
+
+
+def writes(endpoint: E) -> E:
+    """Mark a GET route that writes (an audit record, a setting), so its unit of work takes the write
+    lock up front like every POST does (see :func:`recoup.db.writing`)."""
+    setattr(endpoint, _WRITES, True)
+    return endpoint
+
+
 def _unit_of_work(request: Request) -> Iterator[Session]:
     """One unit of work per request: committed when the route returns, rolled back on any error.
-    Declared with ``scope="function"`` so the commit happens before the response is sent."""
+    Declared with ``scope="function"`` so the commit happens before the response is sent. A request
+    that may write (any unsafe method, or a route marked :func:`writes`) declares it before its first
+    read, so on SQLite concurrent writers queue for the lock instead of failing on a stale snapshot."""
     factory: SessionFactory = request.app.state.session_factory
     with factory() as session:
+        endpoint = getattr(request.scope.get("route"), "endpoint", None)
+        if request.method not in SAFE_METHODS or getattr(endpoint, _WRITES, False):
+            writing(session)
         yield session
 
 

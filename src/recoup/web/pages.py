@@ -21,7 +21,7 @@ from recoup.errors import RecoupError
 from recoup.ledger.service import do_append
 from recoup.pii import mask, mask_name
 from recoup.portfolio.models import Borrower, ContactPoint
-from recoup.web.deps import DbSession
+from recoup.web.deps import DbSession, writes
 from recoup.web.i18n import LOCALES, translations
 from recoup.web.labels import MUST_LABELS, TREATMENT_LABELS
 from recoup.web.session import LoginThrottle, PageUser, require_page, sign_in, sign_out
@@ -97,6 +97,7 @@ def logout(request: Request) -> Response:
 
 
 @router.get("/lang/{locale}")
+@writes
 def switch_language(locale: str, request: Request, session: DbSession, next: str | None = None) -> Response:
     """Switch the pages' language (remembered for the user, and in a cookie for the sign-in page)."""
     target = locale if locale in LOCALES else "zh_CN"
