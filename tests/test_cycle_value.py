@@ -20,7 +20,6 @@ from recoup.cycle.runner import Cycle
 from recoup.db import session_scope
 from recoup.lake import Lake
 from recoup.lake.store import Outputs
-from recoup.simulate.events import SCHEMAS, DayEvents
 from recoup.strategy.capacity import Capacity
 from recoup.strategy.cycle_value import (
     NOT_MODELLED,
@@ -29,7 +28,7 @@ from recoup.strategy.cycle_value import (
     model_frame,
     state_from_history,
 )
-from recoup.strategy.evaluate import DayRecord
+from recoup.strategy.day_record import SCHEMAS, DayEvents, DayRecord
 from recoup.strategy.kernel import DECISION_SCHEMA
 from recoup.strategy.optimised import OptimisedDecider
 from recoup.strategy.response import (

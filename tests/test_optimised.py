@@ -16,10 +16,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from recoup.strategy import evaluate as ev
+from recoup.evaluation import evaluate as ev
+from recoup.evaluation.cli import register, resolve_strategy
+from recoup.evaluation.optimised import optimised_config
+from recoup.evaluation.training import RandomDecider, train_response
 from recoup.strategy.capacity import RESOURCE, Capacity
-from recoup.strategy.eval_cli import register, resolve_strategy
-from recoup.strategy.optimised import OptimisedDecider, optimised_config
+from recoup.strategy.optimised import OptimisedDecider
 from recoup.strategy.response import (
     ACTIONS,
     FEATURES,
@@ -28,7 +30,6 @@ from recoup.strategy.response import (
     load_model,
     save_model,
 )
-from recoup.strategy.training import RandomDecider, train_response
 
 LOANS, DAYS = 1_500, 15
 

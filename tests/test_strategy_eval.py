@@ -24,15 +24,15 @@ from recoup.contact.policy.engine import Policy
 from recoup.contact.policy.presets import load_builtin
 from recoup.contact.vocab import Channel, Party, Treatment
 from recoup.db import make_engine
+from recoup.evaluation import evaluate as ev
+from recoup.evaluation.cli import register
+from recoup.evaluation.compare import paired_difference, t975
+from recoup.evaluation.gate import Attempt, Destinations, Gate
 from recoup.portfolio.models import Borrower
 from recoup.simulate import DEFAULT_PARAMS, Action, DayEvents, World, params_hash
 from recoup.simulate.params import Response
-from recoup.strategy import evaluate as ev
 from recoup.strategy.capacity import Capacity, CapacityError
 from recoup.strategy.definition import load_strategy
-from recoup.strategy.eval_cli import register
-from recoup.strategy.eval_compare import paired_difference, t975
-from recoup.strategy.eval_gate import Attempt, Destinations, Gate
 
 LOANS, DAYS = 1_500, 20
 VOLATILE = ("seconds", "timings")

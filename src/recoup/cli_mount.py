@@ -22,6 +22,9 @@ GROUPS: tuple[tuple[str, str, str | None], ...] = (
     ("recoup.contact.cli_dispatch", "register", None),
     ("recoup.contact.template_cli", "app", "template"),
     ("recoup.strategy.cli", "app", "strategy"),
+    # evaluate / compare / train-response on the digital twin join the strategy group from the
+    # evaluation package (production never imports it: tests/test_import_contract.py).
+    ("recoup.evaluation.cli", "mount", None),
     ("recoup.cases.promise_cli", "app", "promise"),
     ("recoup.cases.allocate_cli", "register", None),
     ("recoup.cases.people_cli", "team_app", "team"),

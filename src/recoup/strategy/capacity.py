@@ -22,6 +22,7 @@ from recoup.contact.vocab import Treatment
 from recoup.errors import RecoupError
 
 __all__ = [
+    "DEFAULT_HOURS",
     "MINUTES",
     "PER_10K",
     "RESOURCE",
@@ -54,6 +55,19 @@ RESOURCE: dict[Treatment, str] = {
     Treatment.LAWYER_LETTER: "lawyer_letters",
     Treatment.LEGAL_REVIEW: "legal_reviews",
     Treatment.AGENCY_PLACEMENT: "agency_placements",
+}
+
+#: Local hour windows (first, last; inclusive) over which each task is spread, deterministically (the
+#: evaluation's execution default, and the windows a decider spreads its learned hours over).
+DEFAULT_HOURS: dict[Treatment, tuple[int, int]] = {
+    Treatment.ROBOT_CALL: (9, 20),  # the dialer's day
+    Treatment.AGENT_CALL: (9, 20),  # two shifts of collectors
+    Treatment.PLAN_OFFER: (9, 20),
+    Treatment.SETTLEMENT_OFFER: (9, 20),
+    Treatment.FIELD_VISIT: (9, 19),
+    Treatment.LAWYER_LETTER: (10, 10),  # posted; letters are not timed
+    Treatment.LEGAL_REVIEW: (10, 10),  # contacts no one
+    Treatment.AGENCY_PLACEMENT: (10, 10),
 }
 
 #: Planned handling minutes of an agent's task (dialling, talk and wrap-up): an offer takes longer.

@@ -1,4 +1,8 @@
-"""``recoup strategy``: show and save strategies, run experiments, and read the day's decisions."""
+"""``recoup strategy``: show and save strategies, run experiments, and read the day's decisions.
+
+``evaluate``, ``compare`` and ``train-response`` (the digital twin) join this group from
+``recoup.evaluation.cli``, mounted by :mod:`recoup.cli_mount`: production never imports the twin.
+"""
 
 from __future__ import annotations
 
@@ -225,13 +229,3 @@ def decisions_cmd(
         for r in dec.sort("loan_id").head(limit).iter_rows(named=True):
             table.add_row(r["loan_id"], r["arm"], r["node"], r["treatment"], r["reasons"])
         console.print(table)
-
-
-def _register_evaluation() -> None:
-    # The evaluation commands live in their own module (the loop is large); they join this group.
-    from recoup.strategy.eval_cli import register
-
-    register(app)
-
-
-_register_evaluation()

@@ -13,8 +13,9 @@ they meant when the model was trained.
 
 Everything here but :func:`load_value_model` and :func:`add_value_columns` is pure: frames in, frames
 out (lazy frames the caller passes, e.g. lake scans, are collected). ``recoup.strategy.response`` (and
-the simulator behind it) is imported only when a model is used, so a cycle without one does not pay for
-it.
+LightGBM behind it) is imported only when a model is used, so a cycle without one does not pay for it.
+Nothing here imports the digital twin (``recoup.simulate``): the day's events are in the columns of
+:mod:`recoup.strategy.day_record`.
 """
 
 from __future__ import annotations
@@ -149,14 +150,14 @@ def state_from_history(
     days, each vectorised), so they follow the loop's rules whatever sums it keeps. The placement end
     and the last payment day, which need all history, are set directly.
     """
-    from recoup.simulate.events import SCHEMAS, DayEvents
-    from recoup.strategy.evaluate import DayRecord
+    from recoup.strategy.day_record import SCHEMAS, DayEvents, DayRecord
     from recoup.strategy.response import AGENCY_DAYS, AccountState, _epoch
 
     today = _epoch(as_of)
     n = frame.height
     # The state indexes accounts by parsing twin loan ids ("L000000123" → 122): row i gets the id of
-    # index i, so the replay needs no change to the state.
+    # index i, so the replay needs no change to the state. Issue 14, item 2 replaces these fabricated
+    # ids with a join by loan and borrower id.
     keys = (
         frame.lazy()
         .select(pl.col("loan_id").cast(pl.String))
@@ -257,7 +258,8 @@ def state_from_history(
 
 
 def _conform(df: pl.DataFrame, schema: Mapping[str, Any]) -> pl.DataFrame:
-    """``df`` in the twin's event columns (those it lacks are null)."""
+    """``df`` in the day's event columns (:data:`~recoup.strategy.day_record.SCHEMAS`; those it lacks
+    are null)."""
     return df.select(
         [(pl.col(c) if c in df.columns else pl.lit(None)).cast(t).alias(c) for c, t in schema.items()]
     )

@@ -7,7 +7,8 @@ Per account ``i`` in collections and treatment ``t`` of :data:`~recoup.strategy.
 
 with ``f`` the learned :class:`~recoup.strategy.response.ResponseModel` (net amount paid over the
 horizon per fen overdue, the agency's commission already deducted) and ``price_t`` the lender's price
-of the treatment (the same list the evaluation charges). Infeasible pairs: a placement while one is
+of the treatment (:data:`recoup.strategy.prices.TREATMENT_PRICES`; today the same numbers the twin
+charges). Infeasible pairs: a placement while one is
 running (a state, not a day's work). Capacities per treatment come from :class:`Capacity` (agents'
 minutes ÷ minutes per call — calls and plan offers share them, split by :meth:`OptimisedDecider._plan`
 — visits, robot calls, letters, placements); the message budget is the
@@ -27,7 +28,6 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,18 +35,18 @@ import numpy.typing as npt
 import polars as pl
 
 from recoup.contact.vocab import Treatment
-from recoup.simulate import DEFAULT_PARAMS
-from recoup.strategy.capacity import MINUTES, RESOURCE, Capacity
+from recoup.strategy.capacity import DEFAULT_HOURS, MINUTES, RESOURCE, Capacity
+from recoup.strategy.day_record import DayRecord
 from recoup.strategy.defaults import DEFAULT_STRATEGY
 from recoup.strategy.definition import Strategy, load_strategy
-from recoup.strategy.evaluate import DEFAULT_HOURS, DayRecord, EvalConfig
 from recoup.strategy.experiments import stable_uniform
 from recoup.strategy.kernel import Plan as KernelPlan
 from recoup.strategy.kernel import decide
 from recoup.strategy.optimiser import Plan, optimise
-from recoup.strategy.response import ACTIONS, AccountState, ResponseModels, decision_rows, load_model
+from recoup.strategy.prices import price_list
+from recoup.strategy.response import ACTIONS, AccountState, ResponseModels, decision_rows
 
-__all__ = ["COST_WEIGHT", "OPTIMISED_NAME", "OptimisedDecider", "notice_strategy", "optimised_config"]
+__all__ = ["COST_WEIGHT", "OPTIMISED_NAME", "OptimisedDecider", "notice_strategy"]
 
 OPTIMISED_NAME = "optimised"
 #: μ: the price of a fen of cost beyond its face value (chosen on seed 1; docs/strategy.md).
@@ -68,20 +68,18 @@ def notice_strategy() -> Strategy:
     return load_strategy(doc, version=1)
 
 
-def _prices() -> dict[str, int]:
-    """The lender's price list per treatment (fen), as the evaluation charges it."""
-    return {k: int(v.cost) for k, v in DEFAULT_PARAMS.treatments.items()}
-
-
 @dataclass
 class OptimisedDecider:
-    """A decider for ``EvalConfig(decider=…)``; pass :meth:`observe` as ``on_day`` so it knows the
-    placements, contacts and payments of earlier days (the same history the model was trained with)."""
+    """The optimised plan for a day's decision frame: the cycle's planner (``plan_optimised``) and the
+    evaluation's decider (``recoup.evaluation.optimised``). :meth:`observe` each day's
+    :class:`DayRecord` so it knows the placements, contacts and payments of earlier days (the same
+    history the model was trained with)."""
 
     model: ResponseModels
     capacity: Capacity
     notices: Strategy = field(default_factory=notice_strategy)
-    prices: Mapping[str, int] = field(default_factory=_prices)
+    #: The lender's price list per treatment (fen): :data:`recoup.strategy.prices.TREATMENT_PRICES`.
+    prices: Mapping[str, int] = field(default_factory=price_list)
     #: A total daily spend on treatments (fen), or None: then the optimiser's budget is the message
     #: budget alone. With it, the budget covers every treatment's price and each message treatment is
     #: capped at what the message budget buys of it (the loop still enforces the message budget).
@@ -254,20 +252,3 @@ class OptimisedDecider:
                 expected_value=pl.when(m).then(pl.lit(round(top), pl.Int64)).otherwise("expected_value")
             )
         return out
-
-
-def optimised_config(model_path: Path, **kw: Any) -> EvalConfig:
-    """An :class:`EvalConfig` that runs the optimised decider (``kw``: loans, days, seed, perturb, start,
-    capacity, keep_db, label …); the model is loaded from ``model_path``."""
-    model, _meta = load_model(model_path)
-    loans = int(kw["loans"])
-    capacity = kw.get("capacity") or Capacity.for_book(loans)
-    decider = OptimisedDecider(
-        model=model,
-        capacity=capacity,
-        daily_budget=kw.pop("daily_budget", None),
-        cost_weight=float(kw.pop("cost_weight", COST_WEIGHT)),
-    )
-    kw = {**kw, "capacity": capacity}
-    kw.setdefault("label", OPTIMISED_NAME)
-    return EvalConfig(strategy=decider.notices, decider=decider, on_day=decider.observe, **kw)

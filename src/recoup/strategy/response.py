@@ -1,6 +1,6 @@
 """Response models: what a treatment does to what an account pays, learned from logged, randomised
 outcomes (issue 7, item 3; docs/strategy.md, "Optimised strategy"). The learning set and the fit are the
-training run's (:mod:`recoup.strategy.training`); this module is what the model is and what the
+training run's (``recoup.evaluation.training``); this module is what the model is and what the
 deciders use of it.
 
 The inputs (:data:`FEATURES`) come from what the lender knows of each account's recent history
@@ -29,7 +29,7 @@ import polars as pl
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from recoup.contact.vocab import Treatment
-from recoup.strategy.evaluate import DayRecord
+from recoup.strategy.day_record import DayRecord
 
 __all__ = [
     "ACTIONS",

@@ -25,7 +25,8 @@ import numpy.typing as npt
 import polars as pl
 
 from recoup.contact.vocab import Treatment
-from recoup.strategy.evaluate import DayRecord
+from recoup.strategy.capacity import DEFAULT_HOURS
+from recoup.strategy.day_record import DayRecord
 from recoup.strategy.response import (
     ACTIONS,
     FEATURES,
@@ -128,8 +129,6 @@ class Logger:
     def best_hours(self, share: float = 0.9) -> dict[str, list[int]]:
         """Per task treatment (calls, visits), the hours of its working window whose logged reach rate
         is at least ``share`` of the best one's."""
-        from recoup.strategy.evaluate import DEFAULT_HOURS
-
         if not self.reach:
             return {}
         agg = (
@@ -214,8 +213,8 @@ def train_response(
 ) -> tuple[ResponseModels, TrainingRun]:
     """The training run (randomised treatments, unlimited capacity, the contact policy as always) and the
     fitted :class:`ResponseModel`. ``seed`` must not be one the evaluation uses (1…K)."""
+    from recoup.evaluation.evaluate import EvalConfig, baseline_strategy, evaluate
     from recoup.strategy.capacity import Capacity
-    from recoup.strategy.evaluate import EvalConfig, baseline_strategy, evaluate
 
     t0 = time.perf_counter()
     state = AccountState()

@@ -1,5 +1,9 @@
-"""``recoup strategy evaluate`` and ``recoup strategy compare``: a strategy in the loop with the frozen
-digital twin (:mod:`recoup.strategy.evaluate`). Mounted on the ``strategy`` app by :func:`register`."""
+"""``recoup strategy evaluate``, ``recoup strategy compare`` and ``recoup strategy train-response``: a
+strategy in the loop with the frozen digital twin (:mod:`recoup.evaluation.evaluate`).
+
+The commands keep their place in the ``strategy`` group: :func:`mount` (listed in
+:mod:`recoup.cli_mount`) adds them to ``recoup.strategy.cli.app`` with :func:`register`, so the
+production package never imports the evaluation (issue 14, item 1)."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ __all__ = [
     "compare_specs",
     "default_model_path",
     "ensure_model",
+    "mount",
     "register",
     "resolve_experiment",
     "resolve_strategy",
@@ -35,8 +40,8 @@ def _yuan(fen: int) -> str:
 def resolve_strategy(spec: str) -> tuple[str, Any, Any]:
     """``baseline`` or a strategy FILE (JSON or TOML, optionally with an ``execution`` section) →
     (label, Strategy, Execution). Errors name the file and the field."""
+    from recoup.evaluation.evaluate import EvaluateError, Execution, baseline_strategy
     from recoup.strategy.definition import load_strategy
-    from recoup.strategy.evaluate import EvaluateError, Execution, baseline_strategy
 
     if spec == "baseline":
         return "baseline", baseline_strategy(), Execution()
@@ -81,8 +86,8 @@ def default_model_path() -> Path:
 
 def ensure_model(path: Path | None, *, quiet: bool = False) -> Path:
     """The response model file; trained first (the documented training run) when it does not exist."""
+    from recoup.evaluation.training import train_response
     from recoup.strategy.response import save_model
-    from recoup.strategy.training import train_response
 
     target = path if path is not None else default_model_path()
     if target.is_file():
@@ -105,14 +110,14 @@ def ensure_model(path: Path | None, *, quiet: bool = False) -> Path:
 
 
 def _optimised_config(model: Path, cost_weight: float, daily_budget: int | None, **kw: Any) -> Any:
-    from recoup.strategy.optimised import optimised_config
+    from recoup.evaluation.optimised import optimised_config
 
     return optimised_config(model, cost_weight=cost_weight, daily_budget=daily_budget, **kw)
 
 
 def _run_seed(args: tuple[str, Any, Any, dict[str, Any], Path | None, float, int | None]) -> Any:
     """One run of ``compare`` (picklable): a strategy, or the optimised decider with its model."""
-    from recoup.strategy.evaluate import EvalConfig, evaluate
+    from recoup.evaluation.evaluate import EvalConfig, evaluate
 
     label, strategy, execution, kw, model, weight, budget = args
     if label == "optimised" and model is not None:
@@ -133,7 +138,7 @@ def compare_specs(
     **kw: Any,
 ) -> Any:
     """``compare`` where A or B may be ``optimised`` (each seed's run builds its own decider)."""
-    from recoup.strategy.eval_compare import Comparison
+    from recoup.evaluation.compare import Comparison
 
     runs = [
         (label, strategy, execution, {**kw, "seed": seed}, model, cost_weight, daily_budget)
@@ -158,7 +163,7 @@ def compare_specs(
 def resolve_experiment(path: Path) -> tuple[Any, dict[str, Any]]:
     """An experiment file → (Experiment, arm name → Strategy); arm strategies are ``baseline`` or files
     relative to the experiment file."""
-    from recoup.strategy.evaluate import EvaluateError
+    from recoup.evaluation.evaluate import EvaluateError
     from recoup.strategy.experiments import load_experiment
 
     try:
@@ -192,7 +197,7 @@ def _capacity(
 
 
 def _date(text: str) -> dt.date:
-    from recoup.strategy.evaluate import EvaluateError
+    from recoup.evaluation.evaluate import EvaluateError
 
     try:
         return dt.date.fromisoformat(text)
@@ -348,7 +353,7 @@ def register(app: typer.Typer) -> None:
         complaints and violations (from the policy audit). 在数字孪生上评估策略。"""
         from rich.progress import Progress
 
-        from recoup.strategy.evaluate import EvalConfig, evaluate
+        from recoup.evaluation.evaluate import EvalConfig, evaluate
 
         label, strat, execution = resolve_strategy(strategy)
         cap = _capacity(loans, capacity, agent_minutes, field_visits, message_budget)
@@ -416,7 +421,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run A and B on seeds 1..K (the same twin per seed) and report B − A in net, recovered and cost
         with a 95 % paired-t interval. 比较两个策略（配对 t 检验）。"""
-        from recoup.strategy.eval_compare import compare
+        from recoup.evaluation.compare import compare
 
         sa, sb = resolve_strategy(a), resolve_strategy(b)
         cap = _capacity(loans, capacity, None, None, None)
@@ -510,8 +515,8 @@ def register(app: typer.Typer) -> None:
         """Train the optimised strategy's response models on a randomised run of the twin: treatments
         drawn at random among the feasible ones (placements at their own share), outcomes over the next H
         days. 训练响应模型。"""
+        from recoup.evaluation.training import train_response
         from recoup.strategy.response import save_model
-        from recoup.strategy.training import train_response
 
         target = out if out is not None else default_model_path()
 
@@ -529,3 +534,13 @@ def register(app: typer.Typer) -> None:
                 f"saved {target}: {run.rows:,} account-days from {loans:,} loans × {days} days, seed {seed}, "
                 f"horizon {horizon} days, {run.violations} violations, {run.seconds:.0f} s · 已保存"
             )
+
+
+def mount(root: typer.Typer) -> None:
+    """Add the evaluation's commands to the ``strategy`` group (``recoup.strategy.cli.app``) once;
+    ``root``, the ``recoup`` app, already mounts that group."""
+    from recoup.strategy.cli import app as strategy_app
+
+    if any(c.name == "evaluate" for c in strategy_app.registered_commands):
+        return
+    register(strategy_app)

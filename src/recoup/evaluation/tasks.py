@@ -17,30 +17,19 @@ import polars as pl
 from recoup import rules
 from recoup.contact.vocab import Party, Treatment
 from recoup.delinquency.tables import BUCKETS
+from recoup.evaluation.gate import LENDER_TZ, Attempt
+from recoup.evaluation.perturb import EvaluateError
 from recoup.scoring.segments import SEGMENTS
 from recoup.simulate import World
 from recoup.simulate.world import epoch_day
-from recoup.strategy.capacity import RESOURCE, Capacity, queue_order, within
+from recoup.strategy.capacity import DEFAULT_HOURS, RESOURCE, Capacity, queue_order, within
 from recoup.strategy.definition import MESSAGE_TREATMENTS
-from recoup.strategy.eval_gate import LENDER_TZ, Attempt
 from recoup.strategy.experiments import stable_uniform
-from recoup.strategy.perturb import EvaluateError
 
 __all__ = ["DEFAULT_HOURS", "MESSAGES", "Decider", "Execution", "Scorer", "Tasks"]
 
 #: Messages go out at the strategy's ``send_hour`` (local); robot calls are dialled all day.
 MESSAGES = frozenset(MESSAGE_TREATMENTS) - {Treatment.ROBOT_CALL}
-#: Local hour windows (first, last; inclusive) over which each task is spread, deterministically.
-DEFAULT_HOURS: dict[Treatment, tuple[int, int]] = {
-    Treatment.ROBOT_CALL: (9, 20),  # the dialer's day
-    Treatment.AGENT_CALL: (9, 20),  # two shifts of collectors
-    Treatment.PLAN_OFFER: (9, 20),
-    Treatment.SETTLEMENT_OFFER: (9, 20),
-    Treatment.FIELD_VISIT: (9, 19),
-    Treatment.LAWYER_LETTER: (10, 10),  # posted; letters are not timed
-    Treatment.LEGAL_REVIEW: (10, 10),  # contacts no one
-    Treatment.AGENCY_PLACEMENT: (10, 10),
-}
 
 #: Hooks for the optimiser: a decider replaces the strategy (same columns as ``decide``, plus optional
 #: ``expected_value`` (fen, ranks the queue), ``hour`` and ``party``); a scorer fills ``score``.

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from recoup.evaluation.evaluate import EvalConfig, EvalResult, Execution, evaluate
 from recoup.strategy.capacity import Capacity
 from recoup.strategy.definition import Strategy, load_strategy
-from recoup.strategy.evaluate import EvalConfig, EvalResult, Execution, evaluate
 
 __all__ = ["Comparison", "Difference", "compare", "paired_difference", "t975"]
 

@@ -18,7 +18,9 @@ Each simulated day D → D + 1 (docs/strategy.md, "Evaluation on the digital twi
 6. At the end, ``policy audit`` replays the whole attempt log independently: its count is the
    ``violations`` figure.
 
-Steps 1 and 3 are :mod:`recoup.strategy.eval_tasks`, the counting :mod:`recoup.strategy.eval_result`.
+Steps 1 and 3 are :mod:`recoup.evaluation.tasks`, the counting :mod:`recoup.evaluation.result`. Each day
+reaches ``EvalConfig.on_day`` as a :class:`~recoup.strategy.day_record.DayRecord` (production's record
+of a day, which the twin's events are written in).
 Money is in fen throughout.
 """
 
@@ -36,16 +38,17 @@ import polars as pl
 from recoup.contact.policy.engine import Policy
 from recoup.contact.policy.presets import load_builtin
 from recoup.contact.vocab import TREATMENT_CHANNEL, Party, Treatment
+from recoup.evaluation.gate import Attempt, Destinations, Gate, Recorder
+from recoup.evaluation.perturb import RESPONSE_SCALARS, EvaluateError, perturb_params
+from recoup.evaluation.result import EvalResult, Tally
+from recoup.evaluation.tasks import DEFAULT_HOURS, Decider, Execution, Scorer, Tasks
 from recoup.simulate import DEFAULT_PARAMS, DayEvents, SimParams, World, params_hash
 from recoup.strategy.capacity import Capacity
+from recoup.strategy.day_record import DayRecord
 from recoup.strategy.defaults import DEFAULT_STRATEGY
 from recoup.strategy.definition import Strategy, load_strategy
-from recoup.strategy.eval_gate import Attempt, Destinations, Gate, Recorder
-from recoup.strategy.eval_result import EvalResult, Tally
-from recoup.strategy.eval_tasks import DEFAULT_HOURS, Decider, Execution, Scorer, Tasks
 from recoup.strategy.experiments import Experiment
 from recoup.strategy.kernel import Plan, decide
-from recoup.strategy.perturb import RESPONSE_SCALARS, EvaluateError, perturb_params
 
 __all__ = [
     "DEFAULT_HOURS",
@@ -59,19 +62,6 @@ __all__ = [
     "evaluate",
     "perturb_params",
 ]
-
-
-@dataclass(frozen=True)
-class DayRecord:
-    """One simulated day, for observers (response models learn from these): the decision frame as of
-    ``as_of``, the decisions, the tasks with ``fits`` and ``verdict`` (allowed, blocked, deferred,
-    carried, over_capacity), and the twin's events on ``as_of + 1``."""
-
-    as_of: dt.date
-    frame: pl.DataFrame
-    decisions: pl.DataFrame
-    tasks: pl.DataFrame
-    events: DayEvents
 
 
 @dataclass(frozen=True)
