@@ -11,6 +11,7 @@ import binascii
 import functools
 import os
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -151,6 +152,13 @@ class Settings(BaseSettings):
     api_token_minutes: int = Field(
         default=480, ge=5, le=7 * 24 * 60, description="How long an API access token from a sign-in lasts."
     )
+    pii_reveal_alert_per_hour: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description="More reveals of personal data than this by one user within a rolling hour raise a "
+        "pii.reveal_alert in the audit ledger (once per user per hour) for compliance to review.",
+    )
     visit_geofence_m: float = Field(
         default=300.0,
         gt=0,
@@ -168,6 +176,40 @@ class Settings(BaseSettings):
         description="Response model for the decisions' expected values (used only if the file exists); "
         "default data_dir/models/response.joblib, where `recoup strategy train-response` writes it.",
     )
+
+    collections_target_month: Decimal | None = Field(
+        default=None,
+        ge=0,
+        description="Collections target for each calendar month, in currency units (e.g. 1500000.00): the "
+        "morning view sets month-to-date collections against it and against its pace (target × days "
+        "elapsed ÷ days in the month). Unset: the view says no target is set.",
+    )
+    collections_target_day: Decimal | None = Field(
+        default=None,
+        ge=0,
+        description="Collections target for one day, in currency units; default: the month's target ÷ "
+        "the days in that month.",
+    )
+    recovery_window_days: int = Field(
+        default=90,
+        ge=1,
+        le=720,
+        description="Window of the allocation cohort's recovery rates compared with the segment targets "
+        "(METRICS.md: days from allocation).",
+    )
+    recovery_targets: dict[str, float] = Field(
+        default_factory=lambda: {"overall": 0.60, "mild": 0.70, "severe": 0.40},
+        description="Recovery-rate targets by segment (JSON object of fractions; 'overall' is the whole "
+        "cohort); default the source documents' 60 / 70 / 40 %.",
+    )
+
+    @field_validator("recovery_targets")
+    @classmethod
+    def _targets(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, x in v.items() if not 0 <= x <= 1]
+        if bad:
+            raise ValueError(f"targets are fractions between 0 and 1 (0.6 = 60 %): {', '.join(bad)}")
+        return v
 
     @field_validator("timezone")
     @classmethod

@@ -76,9 +76,9 @@ def _simulated_history(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from recoup.cycle.runner import Cycle
-    from recoup.db import session_scope
+    from recoup.db import session_scope, utcnow
     from recoup.portfolio.flows import import_dir
-    from recoup.simulate.floor import FloorDay
+    from recoup.simulate.floor import FloorDay, do_plan_field_visits
     from recoup.simulate.world import World
 
     directory = settings.data_dir / "simulated" / f"{loans}-loans-{days}-days-seed-{seed}-live"
@@ -115,6 +115,8 @@ def _simulated_history(
                     floor.twin.record_day(planned, events, session=session, out=did)
                 floor.total.add(did)
             bar.update(task, advance=1)
+    with session_scope(engine) as session:  # today's approved visits for the field agents' phone pages
+        do_plan_field_visits(utcnow().astimezone(zone).date(), session=session, settings=settings)
     assert outcome is not None
     return outcome.as_of, outcome, floor
 

@@ -20,6 +20,7 @@ MODEL_MODULES = (
     "recoup.contact.models",
     "recoup.strategy.models",
     "recoup.keys.models",
+    "recoup.privacy.models",
 )
 
 for _name in MODEL_MODULES:

@@ -21,7 +21,14 @@ from recoup.errors import AuthError, ConflictError
 #: Every permission the app checks, with what it allows. Together with :data:`DEFAULT_ROLES` this is
 #: THE permission table (role × action): the API's routes, the CLI and the tests all read it.
 PERMISSIONS: Final[dict[str, str]] = {
-    "pii.unmask": "see full ID numbers, phones, emails and addresses (each view is audited)",
+    "pii.unmask": "see full ID numbers, phones, emails and addresses, giving a reason (each view is audited)"
+    " / 说明理由后查看完整的身份证号、电话、邮箱和地址（每次查看均记入审计）",
+    "pii.review": "review who revealed personal data and why, and the alerts on too many reveals"
+    " / 审查个人信息查看记录（谁、为何查看）及过量查看告警",
+    "export.request": "ask for an export of one's visible cases; another user approves it"
+    " / 申请导出本人可见的案件清单，须由他人审批",
+    "export.approve": "approve or reject another user's export request (four eyes)"
+    " / 审批他人的导出申请（双人复核）",
     "import.run": "import lender extracts into the lake",
     "cycle.run": "run or rerun the daily cycle",
     "config.edit": "edit strategies, buckets, segments, templates and policies",
@@ -44,6 +51,11 @@ PERMISSIONS: Final[dict[str, str]] = {
     "ledger.verify": "verify the audit ledger and its checkpoints",
     "user.manage": "create users and assign roles",
     "api.docs": "read the API's documentation (/api/docs and /openapi.json)",
+    "admin.view": "open the administration pages read-only: users, teams, strategies, templates, presets, "
+    "models, decision tables / 只读查看管理页面：用户、团队、策略、模板、预设、模型、决策表",
+    "admin.activate": "put configuration into effect: activate strategy and template versions, save the live "
+    "strategy, presets and decision tables, promote models"
+    " / 使配置生效：启用策略与模板版本、保存生效中的策略、预设与决策表、晋升模型",
 }
 
 #: The roles every installation starts with (name → permissions). ``*`` grants everything.
@@ -67,13 +79,44 @@ DEFAULT_ROLES: Final[dict[str, list[str]]] = {
         "cycle.run",
         "report.view",
         "pii.unmask",
+        "pii.review",
+        "export.request",
+        "export.approve",
         "api.docs",
+        "admin.view",
+        "admin.activate",
     ],
-    "analyst": ["case.view", "case.view_all", "config.edit", "report.view", "api.docs"],
-    "team_lead": ["case.view", "case.view_team", "case.work", "case.assign", "visit.approve", "report.view"],
+    "analyst": [
+        "case.view",
+        "case.view_all",
+        "config.edit",
+        "report.view",
+        "api.docs",
+        "admin.view",
+        "export.request",
+    ],
+    "team_lead": [
+        "case.view",
+        "case.view_team",
+        "case.work",
+        "case.assign",
+        "visit.approve",
+        "report.view",
+        "pii.unmask",
+        "export.request",
+    ],
     "collector": ["case.view", "case.work"],
-    "field_agent": ["case.view", "case.work"],
-    "legal": ["case.view", "case.view_all", "case.work", "case.legal", "legal.manage", "report.view"],
+    "field_agent": ["case.view", "case.work", "pii.unmask"],
+    "legal": [
+        "case.view",
+        "case.view_all",
+        "case.work",
+        "case.legal",
+        "legal.manage",
+        "report.view",
+        "pii.unmask",
+        "export.request",
+    ],
     "compliance": [
         "case.view",
         "case.view_all",
@@ -83,9 +126,21 @@ DEFAULT_ROLES: Final[dict[str, list[str]]] = {
         "ledger.verify",
         "report.view",
         "pii.unmask",
+        "pii.review",
+        "export.request",
+        "export.approve",
+        "admin.view",
     ],
     "agency": ["case.view", "case.work"],
-    "auditor": ["case.view", "case.view_all", "audit.view", "ledger.verify", "report.view"],
+    "auditor": [
+        "case.view",
+        "case.view_all",
+        "audit.view",
+        "ledger.verify",
+        "report.view",
+        "admin.view",
+        "pii.review",
+    ],
 }
 
 LOCALES: Final = ("zh_CN", "en")

@@ -40,6 +40,7 @@ __all__ = [
     "check_worker_kind",
     "check_worker_numbers",
     "do_create_team",
+    "do_set_team_lead",
     "do_set_worker",
     "get_team",
     "get_user",
@@ -245,6 +246,24 @@ def do_create_team(
         actor=actor,
     )
     return team
+
+
+def do_set_team_lead(name: str, lead: str | None, *, session: Session, actor: str = "cli") -> bool:
+    """Make ``lead`` (a username; None: nobody) the lead of team ``name``; audited as ``team.lead``.
+    Returns whether it changed."""
+    team = get_team(name, session=session)
+    lead_id = get_user(lead, session=session).id if lead is not None else None
+    if team.lead_id == lead_id:
+        return False
+    before, team.lead_id = team.lead_id, lead_id
+    session.flush()
+    do_append(
+        "team.lead",
+        {"team_id": team.id, "lead_id": lead_id, "previous_lead_id": before},
+        session=session,
+        actor=actor,
+    )
+    return True
 
 
 @dataclass(frozen=True)

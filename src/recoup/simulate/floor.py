@@ -13,7 +13,10 @@ promise rules (horizon, the holder's period). The cycle judges the promises from
 anyone's.
 
 What still differs from a person: a simulated collector does not read the case page; talk time is a
-constant; field agents and messages a collector would send are not simulated here.
+constant; messages a collector would send are not simulated here. Field agents are not simulated
+either, but :func:`do_plan_field_visits` gives them a day's work: visits requested by the cases'
+holders and approved by the team lead through :mod:`recoup.cases.visits`, for the field agents to
+check in to and report from the phone pages.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from recoup.auth import service as auth
@@ -33,6 +36,8 @@ from recoup.cases.contact_log import do_log_contact, precheck_contact
 from recoup.cases.models import Case, Team, WorkerProfile
 from recoup.cases.promise_service import HORIZON_DAYS, PromiseRefusedError, do_make_promise
 from recoup.cases.tasks import do_start_task, queue_for
+from recoup.cases.visits import do_approve_visit, do_request_visit
+from recoup.cases.work_models import FieldVisit
 from recoup.config import Settings
 from recoup.contact.policy.engine import Policy
 from recoup.contact.policy.presets import resolve
@@ -49,6 +54,7 @@ DEMO_PEOPLE: Final = (
     ("manager", "manager", "催收经理", None),
     ("leader1", "team_lead", "组长一", None),
     ("field1", "field_agent", "外访员一", "field_agent"),
+    ("field2", "field_agent", "外访员二", "field_agent"),
     ("agency1", "agency", "委外机构一", "agency"),
     ("compliance1", "compliance", "合规专员一", None),
 )
@@ -89,7 +95,8 @@ def do_setup_floor(n_collectors: int, *, session: Session) -> list[str]:
             name, DEMO_PASSWORD, roles=["collector"], display_name=f"催收员{i + 1}", session=session
         )
     pools = ["m1", "m1-yue", "m2m3", "m4plus"]
-    for name, kind in [*((n, "collector") for n in names), ("field1", "field_agent")]:
+    agents = [(name, "field_agent") for name, _role, _display, kind in DEMO_PEOPLE if kind == "field_agent"]
+    for name, kind in [*((n, "collector") for n in names), *agents]:
         if session.get(WorkerProfile, users[name].id) is None:
             session.add(
                 WorkerProfile(
@@ -291,3 +298,116 @@ class FloorTwin:
         except PromiseRefusedError:
             return False
         return True
+
+
+# ------------------------------------------------------------------------------------------ field visits
+
+#: The demo's field team (two registered field agents go together on every visit).
+FIELD_AGENTS: Final = ("field1", "field2")
+#: City centres (lat, lon) of the cities of the synthetic extracts. Addresses are not geocoded: a
+#: visit's point is its city's centre moved by up to about 3 km, the same for the same address.
+_CITY_TEXT: Final = """
+北京 39.9042 116.4074 | 上海 31.2304 121.4737 | 广州 23.1291 113.2644 | 深圳 22.5431 114.0579
+成都 30.5728 104.0668 | 杭州 30.2741 120.1551 | 重庆 29.5630 106.5516 | 武汉 30.5928 114.3055
+西安 34.3416 108.9398 | 苏州 31.2989 120.5853 | 南京 32.0603 118.7969 | 天津 39.0842 117.2009
+长沙 28.2282 112.9388 | 郑州 34.7466 113.6254 | 东莞 23.0207 113.7518 | 青岛 36.0671 120.3826
+合肥 31.8206 117.2272 | 沈阳 41.8057 123.4315 | 宁波 29.8683 121.5440 | 昆明 25.0389 102.7183
+南宁 22.8170 108.3665 | 福州 26.0745 119.2965 | 济南 36.6512 117.1201 | 石家庄 38.0428 114.5149
+贵阳 26.6470 106.6302 | 太原 37.8706 112.5489 | 南昌 28.6820 115.8579 | 温州 27.9943 120.6994
+徐州 34.2044 117.2859 | 乌鲁木齐 43.8256 87.6168 | 哈尔滨 45.8038 126.5349 | 绵阳 31.4675 104.6796
+赣州 25.8310 114.9350 | 洛阳 34.6197 112.4540 | 柳州 24.3264 109.4281 | 襄阳 32.0090 112.1224
+遵义 27.7256 106.9272 | 湛江 21.2707 110.3594 | 曲靖 25.4900 103.7962 | 汉中 33.0676 107.0238
+南充 30.8373 106.1107 | 周口 33.6260 114.6969 | 邵阳 27.2389 111.4677 | 普宁 23.2973 116.1659
+仁怀 27.7917 106.4017 | 邳州 34.3340 117.9590 | 宣威 26.2190 104.1045
+"""
+CITY_CENTRES: Final[dict[str, tuple[float, float]]] = {
+    name: (float(lat), float(lon))
+    for name, lat, lon in (item.split() for item in _CITY_TEXT.replace("\n", "|").split("|") if item.strip())
+}
+
+
+def _visit_point(city: str, point_id: int) -> tuple[float, float]:
+    """A stand-in for geocoding: the city centre moved by up to ±0.025° (about 3 km), fixed per address."""
+    lat, lon = CITY_CENTRES[city]
+    h = (point_id * 2_654_435_761) % 2**32
+    return round(lat + ((h % 1000) / 1000 - 0.5) * 0.05, 6), round(
+        lon + ((h // 1000 % 1000) / 1000 - 0.5) * 0.05, 6
+    )
+
+
+def do_plan_field_visits(
+    day: dt.date,
+    *,
+    session: Session,
+    settings: Settings,
+    n: int = 4,
+    approver: str = "leader1",
+    now: dt.datetime | None = None,
+) -> list[int]:
+    """The field team's day, as a team lead arranges it: up to ``n`` visits on ``day`` for
+    :data:`FIELD_AGENTS`, on the most overdue open cases held by collectors whose borrower has an address
+    in the city where most such addresses are. Each visit is requested by the case's holder and approved
+    by ``approver`` (:mod:`recoup.cases.visits`: two registered agents, four eyes). Idempotent: a day on
+    which the agents already have visits gets none. The ids of the visits made."""
+    agent_ids = [u.id for name in FIELD_AGENTS if (u := auth.get_user(name, session=session)) is not None]
+    if len(agent_ids) < len(FIELD_AGENTS) or auth.get_user(approver, session=session) is None:
+        return []
+    planned = session.scalar(
+        select(func.count(FieldVisit.id)).where(
+            FieldVisit.planned_on == day,
+            or_(FieldVisit.agent1_id.in_(agent_ids), FieldVisit.agent2_id.in_(agent_ids)),
+        )
+    )
+    if planned:
+        return []
+    dpd = (
+        select(CollectionAccount.case_id, func.max(CollectionAccount.dpd).label("dpd"))
+        .where(CollectionAccount.status == "open")
+        .group_by(CollectionAccount.case_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Case, ContactPoint, AppUser.username)
+        .join(dpd, dpd.c.case_id == Case.id)
+        .join(AppUser, AppUser.id == Case.holder_id)
+        .join(WorkerProfile, WorkerProfile.user_id == AppUser.id)
+        .join(ContactPoint, ContactPoint.borrower_id == Case.borrower_id)
+        .where(
+            Case.status == "open",
+            Case.stopped.is_(False),
+            WorkerProfile.kind == "collector",
+            ContactPoint.kind == "address",
+            ContactPoint.is_valid,
+        )
+        .order_by(dpd.c.dpd.desc(), Case.id, ContactPoint.id)
+    ).all()
+    by_city: dict[str, list[tuple[Case, ContactPoint, str]]] = {}
+    seen: set[int] = set()
+    for case, point, holder in rows:
+        city = next((c for c in CITY_CENTRES if point.value.startswith(c)), None)
+        if city is None or case.id in seen or holder == approver:
+            continue
+        seen.add(case.id)
+        by_city.setdefault(city, []).append((case, point, holder))
+    if not by_city:
+        return []
+    city = max(by_city, key=lambda c: (len(by_city[c]), c))
+    made: list[int] = []
+    for case, point, holder in by_city[city][:n]:
+        lat, lon = _visit_point(city, point.id)
+        visit = do_request_visit(
+            case,
+            session=session,
+            actor=holder,
+            settings=settings,
+            planned_on=day,
+            address_point_id=point.id,
+            address_lat=lat,
+            address_lon=lon,
+            agent1=FIELD_AGENTS[0],
+            agent2=FIELD_AGENTS[1],
+            now=now,
+        )
+        do_approve_visit(visit, session=session, actor=approver, settings=settings, now=now)
+        made.append(visit.id)
+    return made

@@ -175,12 +175,25 @@ def _install_pages(app: FastAPI, s: Settings) -> None:
 
 def page_routers() -> list[APIRouter]:
     """Every server-rendered page's router (no prefix, not in the OpenAPI schema)."""
+    from recoup.web.admin_home import admin_routers
     from recoup.web.apidocs import router as docs_router
+    from recoup.web.case_actions import router as case_actions_router
     from recoup.web.case_page import router as case_router
+    from recoup.web.field import router as field_router
     from recoup.web.morning import router as morning_router
     from recoup.web.pages import router as pages_router
+    from recoup.web.privacy_pages import router as privacy_router
 
-    return [pages_router, case_router, morning_router, docs_router]
+    return [
+        pages_router,
+        case_router,
+        case_actions_router,
+        morning_router,
+        docs_router,
+        privacy_router,
+        field_router,
+        *admin_routers(),
+    ]
 
 
 def api_routers() -> list[APIRouter]:
@@ -193,6 +206,7 @@ def api_routers() -> list[APIRouter]:
     from recoup.cases.visit_views import router as visits_router
     from recoup.cases.work_views import router as work_router
     from recoup.contact.views import router as channels_router
+    from recoup.privacy.views import router as privacy_router
 
     return [
         auth_router,
@@ -203,6 +217,7 @@ def api_routers() -> list[APIRouter]:
         assists_router,
         visits_router,
         channels_router,
+        privacy_router,
     ]
 
 

@@ -14,30 +14,18 @@ from sqlalchemy import func, select
 
 from recoup import money
 from recoup.auth.models import AppUser
-from recoup.auth.service import has_permission
 from recoup.cases.access import get_visible_case
 from recoup.cases.contact_log import do_log_contact, precheck_contact
-from recoup.cases.models import Case, PromiseToPay
+from recoup.cases.models import Case
 from recoup.cases.promise_service import do_make_promise
-from recoup.contact.models import ContactAttempt
 from recoup.contact.policy.engine import Policy
-from recoup.contact.policy.presets import resolve
 from recoup.db import utcnow
 from recoup.errors import RecoupError
 from recoup.ledger.service import do_append
-from recoup.pii import cipher_from_settings, mask, mask_name
-from recoup.portfolio.models import Borrower, CollectionAccount, ContactPoint
-from recoup.strategy.models import WorkTask
+from recoup.pii import cipher_from_settings
+from recoup.portfolio.models import CollectionAccount, ContactPoint
+from recoup.web.case_view import case_context, policy_for, refused, render_case
 from recoup.web.deps import DbSession, writes
-from recoup.web.labels import (
-    CHANNEL_LABELS,
-    OUTCOME_LABELS,
-    PROMISE_LABELS,
-    RESULT_LABELS,
-    ROLE_LABELS,
-    STATE_LABELS,
-    TREATMENT_LABELS,
-)
 from recoup.web.pages import Viewer, Worker, settings_of, tr
 from recoup.web.templating import render
 
@@ -45,98 +33,11 @@ router = APIRouter(include_in_schema=False)
 
 
 def _policy(request: Request, session: DbSession) -> Policy:
-    s = settings_of(request)
-    return Policy(
-        resolve(s.jurisdiction, session=session), domains=s.link_domains, signatures=s.sms_signatures
-    )
+    return policy_for(request, session)
 
 
 def _case_context(request: Request, user: AppUser, case: Case, session: DbSession) -> dict[str, Any]:
-    s = settings_of(request)
-    borrower = session.get(Borrower, case.borrower_id)
-    assert borrower is not None
-    accounts = list(
-        session.scalars(
-            select(CollectionAccount)
-            .where(CollectionAccount.case_id == case.id)
-            .order_by(CollectionAccount.id)
-        )
-    )
-    points = list(
-        session.scalars(
-            select(ContactPoint)
-            .where(ContactPoint.borrower_id == case.borrower_id, ContactPoint.is_valid)
-            .order_by(ContactPoint.id)
-        )
-    )
-    phones = [
-        {"id": p.id, "masked": mask("phone", p.value), "role": ROLE_LABELS.get(p.role, p.role)}
-        for p in points
-        if p.kind in ("phone", "mobile")
-    ]
-    now = utcnow()
-    verdicts = []
-    policy = _policy(request, session)
-    cipher = cipher_from_settings(s)
-    first_phone = next(
-        (p for p in points if p.kind in ("phone", "mobile") and p.role in ("self", "debtor")), None
-    )
-    if first_phone is not None:
-        for channel, label in (("call", "call"), ("sms", "text message")):
-            v = precheck_contact(
-                case,
-                point=first_phone,
-                channel=channel,
-                at=now,
-                policy=policy,
-                session=session,
-                cipher=cipher,
-            )
-            verdicts.append(
-                {"channel_label": label, "verdict": v.verdict, "rules": v.rules, "defer_until": v.defer_until}
-            )
-    tasks = list(
-        session.scalars(
-            select(WorkTask)
-            .where(WorkTask.case_id == case.id, WorkTask.status.in_(("open", "in_progress")))
-            .order_by(WorkTask.priority.desc(), WorkTask.id)
-        )
-    )
-    holder = session.get(AppUser, case.holder_id) if case.holder_id else None
-    today = now.astimezone(s.tz).date()
-    return {
-        "case": case,
-        "borrower_name": mask_name(borrower.name),
-        "accounts": accounts,
-        "overdue": sum(a.overdue_amount for a in accounts if a.status == "open"),
-        "max_dpd": max((a.dpd for a in accounts if a.status == "open"), default=0),
-        "holder": holder.display_name or holder.username if holder else None,
-        "phones": phones,
-        "verdicts": verdicts,
-        "next_task": tasks[0] if tasks else None,
-        "promises": list(
-            session.scalars(
-                select(PromiseToPay).where(PromiseToPay.case_id == case.id).order_by(PromiseToPay.id)
-            )
-        ),
-        "contacts": list(
-            session.scalars(
-                select(ContactAttempt)
-                .where(ContactAttempt.borrower_key == borrower.external_id)
-                .order_by(ContactAttempt.at.desc())
-                .limit(50)
-            )
-        ),
-        "can_work": has_permission(user, "case.work") and case.status == "open",
-        "results": RESULT_LABELS,
-        "treatment_labels": TREATMENT_LABELS,
-        "state_labels": STATE_LABELS,
-        "promise_labels": PROMISE_LABELS,
-        "channel_labels": CHANNEL_LABELS,
-        "outcome_labels": OUTCOME_LABELS,
-        "default_due": (today + dt.timedelta(days=2)).isoformat(),
-        "watermark": True,
-    }
+    return case_context(request, user, case, session)
 
 
 @router.get("/cases/{case_id}")
@@ -146,11 +47,16 @@ def case_page(case_id: int, request: Request, user: Viewer, session: DbSession) 
 
 
 def _case_with_flash(
-    request: Request, user: AppUser, case: Case, session: DbSession, flash: str, *, error: bool = False
+    request: Request,
+    user: AppUser,
+    case: Case,
+    session: DbSession,
+    flash: str,
+    *,
+    error: bool = False,
+    form: str | None = None,
 ) -> Response:
-    ctx = _case_context(request, user, case, session)
-    ctx.update(flash=flash, flash_error=error)
-    return render(request, "case.html", ctx, user=user, status=422 if error else 200)
+    return render_case(request, user, case, session, flash=flash, error=error, form=form)
 
 
 @router.post("/cases/{case_id}/log")
@@ -161,8 +67,9 @@ def log_call(
     session: DbSession,
     result: Annotated[str, Form(max_length=30)],
     contact_point_id: Annotated[int, Form()],
+    note: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    """Two clicks: the number (preselected) and the result."""
+    """Two clicks: the number (preselected) and the result; a note (催记备注) is optional."""
     s = settings_of(request)
     case = get_visible_case(case_id, user, session=session)
     try:
@@ -176,14 +83,15 @@ def log_call(
             policy=_policy(request, session),
             settings=s,
             cipher=cipher_from_settings(s),
+            note=note.strip() or None,
         )
     except RecoupError as exc:
-        return _case_with_flash(request, user, case, session, exc.message, error=True)
-    note = tr(request, user, "Call logged.")
+        return refused(request, user, case, session, exc, "log")
+    done = tr(request, user, "Call logged.")
     if logged.verdict.verdict != "allowed":
         why = tr(request, user, "The contact policy would not have allowed it")
-        note += f" {why}: {', '.join(logged.verdict.rules)}"
-    return _case_with_flash(request, user, case, session, note)
+        done += f" {why}: {', '.join(logged.verdict.rules)}"
+    return _case_with_flash(request, user, case, session, done)
 
 
 @router.post("/cases/{case_id}/promise")
@@ -218,7 +126,7 @@ def make_promise(
             period_end=case.period_end,
         )
     except RecoupError as exc:
-        return _case_with_flash(request, user, case, session, exc.message, error=True)
+        return refused(request, user, case, session, exc, "promise")
     shown = money.to_decimal_string(minor, s.minor_digits)
     recorded = tr(request, user, "Promise recorded")
     return _case_with_flash(request, user, case, session, f"{recorded}: {shown}")

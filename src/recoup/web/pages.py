@@ -113,8 +113,10 @@ def switch_language(locale: str, request: Request, session: DbSession, next: str
 
 @router.get("/")
 def home(user: PageUser) -> Response:
-    """Directors start with the morning view, everyone else with their queue."""
-    start = "/morning" if has_permission(user, "report.view") else "/queue"
+    """Directors start with the morning view, field agents with their visits, everyone else with their
+    queue."""
+    field = "field_agent" in user.role_names and has_permission(user, "case.work")
+    start = "/morning" if has_permission(user, "report.view") else "/field" if field else "/queue"
     return RedirectResponse(start, status_code=303)
 
 
