@@ -1,0 +1,1 @@
+"""Printable documents: agreements, certificates and statements as PDF (see :mod:`recoup.documents.pdf`)."""
