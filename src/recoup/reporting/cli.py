@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -46,7 +47,8 @@ def _matrix_table(title: str, m: pl.DataFrame, weight: str) -> Table:
         for c in m.columns[1:]:
             v = r[c]
             if c == "base":
-                cells.append(f"{v / 100:,.2f}" if weight == "balance" else f"{v:,}")
+                # Decimal, never float, for money (minor units → yuan).
+                cells.append(f"{Decimal(v).scaleb(-2):,.2f}" if weight == "balance" else f"{v:,}")
             else:
                 cells.append(_pct(v))
         t.add_row(*cells)

@@ -31,7 +31,7 @@ from recoup.contact.vocab import Channel, DestinationKind, Party
 from recoup.db import utcnow
 from recoup.errors import RecoupError
 from recoup.ledger.service import do_append
-from recoup.pii import PiiCipher, cipher_from_settings, mask, mask_name
+from recoup.pii import PiiCipher, mask, mask_name
 from recoup.portfolio.models import Borrower, CollectionAccount, ContactPoint
 from recoup.strategy.definition import StrategyDoc
 from recoup.strategy.flows import PEOPLE_TASKS, payment_token
@@ -47,7 +47,7 @@ from recoup.web.case_view import (
     refused,
     render_case,
 )
-from recoup.web.deps import DbSession
+from recoup.web.deps import DbSession, cipher_of
 from recoup.web.pages import Worker, settings_of, tr
 from recoup.web.templating import render, request_locale
 
@@ -182,7 +182,7 @@ def compose(
             f"no active template {name} for {channel.value} / 没有可用的模板", details={"field": "template"}
         )
     out = Composed(choice=choice, channel=channel, template=tpl.label, locale=tpl.locale)
-    cipher = cipher_from_settings(s)
+    cipher = cipher_of(request)
     doc = _identity(case, session=session)
     sigs = _signatures(s, doc)
     points = list(
@@ -347,7 +347,7 @@ def send_message(
         due_at=now,
         expires_at=now + dt.timedelta(hours=s.message_validity_hours),
         settings=s,
-        cipher=cipher_from_settings(s),
+        cipher=cipher_of(request),
     )
     verdict = composed.verdict
     if again is None:

@@ -22,10 +22,9 @@ from recoup.contact.policy.engine import Policy
 from recoup.db import utcnow
 from recoup.errors import RecoupError
 from recoup.ledger.service import do_append
-from recoup.pii import cipher_from_settings
 from recoup.portfolio.models import CollectionAccount, ContactPoint
 from recoup.web.case_view import case_context, policy_for, refused, render_case
-from recoup.web.deps import DbSession, writes
+from recoup.web.deps import DbSession, cipher_of, writes
 from recoup.web.pages import Viewer, Worker, settings_of, tr
 from recoup.web.templating import render
 
@@ -82,7 +81,7 @@ def log_call(
             contact_point_id=contact_point_id,
             policy=_policy(request, session),
             settings=s,
-            cipher=cipher_from_settings(s),
+            cipher=cipher_of(request),
             note=note.strip() or None,
         )
     except RecoupError as exc:
@@ -141,7 +140,6 @@ def dial(case_id: int, point_id: int, request: Request, user: Worker, session: D
     point = session.get(ContactPoint, point_id)
     if point is None or point.borrower_id != case.borrower_id:
         return render(request, "error.html", {"status": 404, "code": "not_found"}, user=user, status=404)
-    s = settings_of(request)
     verdict = precheck_contact(
         case,
         point=point,
@@ -149,7 +147,7 @@ def dial(case_id: int, point_id: int, request: Request, user: Worker, session: D
         at=utcnow(),
         policy=_policy(request, session),
         session=session,
-        cipher=cipher_from_settings(s),
+        cipher=cipher_of(request),
     )
     if verdict.verdict != "allowed":
         msg = f"{verdict.verdict}: {', '.join(verdict.rules)}"

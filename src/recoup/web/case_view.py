@@ -36,10 +36,10 @@ from recoup.contact.service import borrower_context, check_attempt, destination_
 from recoup.contact.vocab import Channel, DestinationKind, Party
 from recoup.db import utcnow
 from recoup.errors import RecoupError
-from recoup.pii import PiiCipher, cipher_from_settings, mask, mask_name
+from recoup.pii import PiiCipher, mask, mask_name
 from recoup.portfolio.models import AccountInstallment, Borrower, CollectionAccount, ContactPoint
 from recoup.strategy.models import WorkTask
-from recoup.web.deps import DbSession
+from recoup.web.deps import DbSession, cipher_of
 from recoup.web.labels import (
     CHANNEL_LABELS,
     N_,
@@ -250,7 +250,7 @@ def channel_verdicts(
 ) -> list[ChannelVerdict]:
     """The policy's verdict right now for a call, a text message and an email to the borrower."""
     policy = policy_for(request, session)
-    cipher = cipher_from_settings(settings_of(request))
+    cipher = cipher_of(request)
     out = []
     phone = next((p for p in points if p.kind in ("phone", "mobile") and p.role in OWN_ROLES), None)
     call = None

@@ -146,7 +146,7 @@ def server_log_config() -> dict[str, Any]:
     return config
 
 
-def run_server(host: str, port: int, log_level: str = "info") -> None:
+def run_server(host: str, port: int, log_level: str = "info", workers: int = 1) -> None:
     """Check the address, migrate, print where the app is and serve it until Ctrl+C (``recoup serve`` and
     the demo's last step)."""
     import uvicorn
@@ -168,13 +168,25 @@ def run_server(host: str, port: int, log_level: str = "info") -> None:
     typer.echo(f"OpenAPI: {url}/openapi.json · docs {url}/api/docs · 接口文档：{url}/api/docs")
     typer.echo("Press Ctrl+C to stop · 按 Ctrl+C 停止")
     try:
-        uvicorn.run(
-            create_app(settings),
-            host=host,
-            port=port,
-            log_level=log_level,
-            log_config=server_log_config(),
-        )
+        if workers > 1:
+            # Worker processes build the app themselves from the same environment (settings).
+            uvicorn.run(
+                "recoup.web.app:create_app",
+                factory=True,
+                workers=workers,
+                host=host,
+                port=port,
+                log_level=log_level,
+                log_config=server_log_config(),
+            )
+        else:
+            uvicorn.run(
+                create_app(settings),
+                host=host,
+                port=port,
+                log_level=log_level,
+                log_config=server_log_config(),
+            )
     except SystemExit as exc:  # uvicorn exits 3 when it cannot start (it logged why)
         if exc.code in (None, 0):
             raise
@@ -192,9 +204,17 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on / 监听地址"),
         port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on / 监听端口"),
         log_level: LogLevel = typer.Option(LogLevel.info, "--log-level", help="Server log level / 日志级别"),
+        workers: int = typer.Option(
+            1,
+            "--workers",
+            min=1,
+            max=32,
+            help="Server processes (one per core is a good start; sign-in throttling is per process)"
+            " / 服务进程数",
+        ),
         as_json: bool = typer.Option(  # read by recoup.cli.main, which prints every error
             False, "--json", help="Print an error as one JSON envelope on stderr / 错误以 JSON 输出"
         ),
     ) -> None:
         """Run the HTTP API (migrates the database first). 启动 HTTP API 服务（先迁移数据库）。"""
-        run_server(host, port, log_level.value)
+        run_server(host, port, log_level.value, workers)

@@ -7,6 +7,7 @@ back from the route, so the tests walk every route against every role of the per
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Annotated, Any, Final, TypeVar
@@ -21,6 +22,7 @@ from recoup.auth.service import PERMISSIONS, has_permission
 from recoup.auth.tokens import TokenError, resolve_token
 from recoup.db import writing
 from recoup.errors import AuthError, RecoupError
+from recoup.pii import PiiCipher, cipher_from_settings
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 
@@ -50,6 +52,23 @@ def writes(endpoint: E) -> E:
     lock up front like every POST does (see :func:`recoup.db.writing`)."""
     setattr(endpoint, _WRITES, True)
     return endpoint
+
+
+#: Seconds a process reuses the PII cipher (its key is checked against the database's fingerprint
+#: when made; a rotated key is picked up within this time).
+CIPHER_TTL_S: Final = 60.0
+
+
+def cipher_of(request: Request) -> PiiCipher:
+    """The installation's PII cipher, made once per :data:`CIPHER_TTL_S` per process (making it reads
+    the key files and the database's key fingerprint, which is too slow for every page)."""
+    state = request.app.state
+    cached: tuple[float, PiiCipher] | None = getattr(state, "pii_cipher", None)
+    now = time.monotonic()
+    if cached is None or now - cached[0] > CIPHER_TTL_S:
+        cached = (now, cipher_from_settings(state.settings))
+        state.pii_cipher = cached
+    return cached[1]
 
 
 def _unit_of_work(request: Request) -> Iterator[Session]:

@@ -46,9 +46,8 @@ from recoup.contact.policy.engine import Policy
 from recoup.contact.policy.presets import resolve
 from recoup.db import utcnow
 from recoup.errors import RecoupError
-from recoup.pii import cipher_from_settings
 from recoup.portfolio.models import CollectionAccount
-from recoup.web.deps import DbId, DbSession
+from recoup.web.deps import DbId, DbSession, cipher_of
 from recoup.web.field_view import day_context, visit_context
 from recoup.web.labels import N_
 from recoup.web.pages import Worker, settings_of, tr
@@ -303,7 +302,7 @@ def file_report(
                 cost=cost.strip() or "0",
                 policy=_policy(request, session),
                 settings=s,
-                cipher=cipher_from_settings(s),
+                cipher=cipher_of(request),
             )
             if promise is not None:
                 _promise(

@@ -21,7 +21,7 @@ from recoup.cases.access import get_visible_case
 from recoup.cases.models import Case
 from recoup.db import utcnow
 from recoup.errors import RecoupError
-from recoup.pii import PiiCipher, cipher_from_settings
+from recoup.pii import PiiCipher
 from recoup.privacy import exports
 from recoup.privacy.exportfile import count_rows
 from recoup.privacy.reveal import (
@@ -36,7 +36,7 @@ from recoup.privacy.reveal import (
     list_events,
     reveal_counts,
 )
-from recoup.web.deps import DbId, DbSession
+from recoup.web.deps import DbId, DbSession, cipher_of
 from recoup.web.i18n import translations
 from recoup.web.labels import N_, ROLE_LABELS
 from recoup.web.pages import redirect, settings_of, tr
@@ -111,9 +111,7 @@ def pii_block(
     if revealed:
         data = revealed["data"]
     else:
-        data = contact_data(
-            case, session=session, cipher=cipher or cipher_from_settings(settings_of(request))
-        )
+        data = contact_data(case, session=session, cipher=cipher or cipher_of(request))
     return {
         "case_id": case.id,
         "data": data,
@@ -142,7 +140,7 @@ def reveal(
     No reason (or a short one) comes back as the form with the error (422)."""
     s = settings_of(request)
     case = get_visible_case(case_id, user, session=session)
-    cipher = cipher_from_settings(s)
+    cipher = cipher_of(request)
     form = {"reason_code": reason_code, "reason": reason}
     try:
         done = do_reveal(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,8 @@ def render(
     loc = _babel(locale)
 
     def money(minor: int | None) -> str:
-        return "—" if minor is None else format_currency(minor / 10**digits, currency, locale=loc)
+        # Decimal, never float: the shown amount is exactly the stored minor units.
+        return "—" if minor is None else format_currency(Decimal(minor).scaleb(-digits), currency, locale=loc)
 
     def day(value: dt.date | None) -> str:
         return "—" if value is None else format_date(value, format="medium", locale=loc)

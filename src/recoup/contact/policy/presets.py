@@ -9,6 +9,7 @@ every verdict records ``name@version`` of the preset that made it. A built-in's 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import tomllib
 from dataclasses import dataclass
@@ -76,12 +77,18 @@ class Preset:
         return out
 
 
-def _read_builtin(name: str) -> dict[str, Any]:
-    if name not in BUILTIN:
-        raise NotFoundError(f"no built-in preset {name!r}; choose one of {', '.join(BUILTIN)}")
+@functools.cache
+def _parsed_builtin(name: str) -> dict[str, Any]:
+    # The shipped files never change while the process runs: parse each once (pages ask per request).
     text = resources.files("recoup.contact.policy").joinpath("presets", f"{name}.toml").read_text("utf-8")
     data: dict[str, Any] = tomllib.loads(text)
     return data
+
+
+def _read_builtin(name: str) -> dict[str, Any]:
+    if name not in BUILTIN:
+        raise NotFoundError(f"no built-in preset {name!r}; choose one of {', '.join(BUILTIN)}")
+    return copy.deepcopy(_parsed_builtin(name))
 
 
 def _merge(data: dict[str, Any], lookup: Any, depth: int = 0) -> dict[str, Any]:
