@@ -155,7 +155,16 @@ def run(backend: str, data: Path, args: argparse.Namespace) -> None:
     users = _collectors(data, url)
     port = _free_port()
     server = subprocess.Popen(
-        [str(BIN / "recoup"), "serve", "--port", str(port), "--log-level", "warning"],
+        [
+            str(BIN / "recoup"),
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--workers",
+            str(args.workers),
+        ],
         env=_env(data, url),
         stdout=subprocess.DEVNULL,
         stderr=(data / "serve.log").open("wb"),
@@ -177,7 +186,8 @@ def run(backend: str, data: Path, args: argparse.Namespace) -> None:
         server.wait(timeout=30)
     total = len(out["queue"]) + len(out["case"])
     print(
-        f"[{backend}] {args.users} users ({len(users)} collectors) × {args.seconds:.0f} s, think "
+        f"[{backend}] {args.users} users ({len(users)} collectors) × {args.seconds:.0f} s, "
+        f"{args.workers} server worker(s), think "
         f"{args.think:g} s: {total} pages, {total / args.seconds:.1f} pages/s, errors {len(out['errors'])}"
     )
     for page in ("queue", "case"):
@@ -195,6 +205,9 @@ def main() -> None:
     p.add_argument("--users", type=int, default=20)
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--think", type=float, default=1.0)
+    p.add_argument(
+        "--workers", type=int, default=2, help="recoup serve --workers (default: one per core here)"
+    )
     p.add_argument("--loans", type=int, default=2000)
     p.add_argument("--days", type=int, default=60)
     p.add_argument("--target-ms", type=float, default=100.0)

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from babel.core import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_percent
+from babel.numbers import NumberPattern, format_percent
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -39,6 +41,23 @@ def _babel(locale: str) -> str:
     return "zh_Hans_CN" if locale == "zh_CN" else "en"
 
 
+@functools.cache
+def _money_pattern(locale: str) -> tuple[Locale, NumberPattern]:
+    # Parsing the locale and its currency pattern is most of format_currency's cost; pages format
+    # hundreds of amounts, so do it once per locale.
+    loc = Locale.parse(_babel(locale))
+    pattern = loc.currency_formats["standard"]
+    assert isinstance(pattern, NumberPattern)
+    return loc, pattern
+
+
+@functools.lru_cache(maxsize=65536)
+def format_money(minor: int, *, currency: str, digits: int, locale: str) -> str:
+    """``minor`` units as an amount of ``currency`` for ``locale`` (Decimal, never float)."""
+    loc, pattern = _money_pattern(locale)
+    return str(pattern.apply(Decimal(minor).scaleb(-digits), loc, currency=currency))
+
+
 def render(
     request: Request,
     name: str,
@@ -56,8 +75,7 @@ def render(
     loc = _babel(locale)
 
     def money(minor: int | None) -> str:
-        # Decimal, never float: the shown amount is exactly the stored minor units.
-        return "—" if minor is None else format_currency(Decimal(minor).scaleb(-digits), currency, locale=loc)
+        return "—" if minor is None else format_money(minor, currency=currency, digits=digits, locale=locale)
 
     def day(value: dt.date | None) -> str:
         return "—" if value is None else format_date(value, format="medium", locale=loc)
