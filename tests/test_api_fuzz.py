@@ -20,6 +20,8 @@ from floor_factories import api_client, make_case, make_phone, make_task, make_u
 from recoup.cases.models import Case
 from recoup.cases.work_models import AssistRequest, CaseStop, FieldVisit
 from recoup.config import Settings
+from recoup.resolutions.ask import do_request
+from recoup.resolutions.models import Resolution, ResolutionDocument
 from recoup.strategy.models import WorkTask
 
 #: Generated requests per operation; with every operation of the API this is well over 1,000.
@@ -49,6 +51,8 @@ ROWS: dict[str, Any] = {
     "stop_id": CaseStop,
     "assist_id": AssistRequest,
     "visit_id": FieldVisit,
+    "resolution_id": Resolution,
+    "document_id": ResolutionDocument,
 }
 
 
@@ -100,6 +104,10 @@ def test_generated_requests_never_crash_and_errors_use_the_envelope(
         case = make_case(session, holder=collector)
         make_phone(session, case)
         make_task(session, case)
+    # A pending waiver and an approved plan with its agreement, so the resolution routes reach their logic.
+    do_request(case, collector, kind="waiver", waive=10_000, session=session, settings=settings)
+    planned = make_case(session, holder=collector)
+    do_request(planned, manager, kind="plan", instalments=3, session=session, settings=settings)
     auth = {"Authorization": f"Bearer {token_for(session, manager)}"}
     with api_client(session, settings) as client:
         app = client.app

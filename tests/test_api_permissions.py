@@ -11,11 +11,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from floor_factories import api_client, make_case, make_team, make_user, token_for
+from recoup.agencies.placement import do_place_batch
 from recoup.auth.models import AppUser
 from recoup.auth.service import DEFAULT_ROLES, PERMISSIONS, has_permission
 from recoup.cases.models import Case
-from recoup.config import Settings
+from recoup.config import Settings, load_settings
 from recoup.web.app import api_operations
+from test_agencies import ON, eligible_agency
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -105,8 +107,12 @@ def test_holders_see_only_their_cases_on_every_case_route(session: Session, sett
     case_a, case_b, case_g = (
         make_case(session, holder=a),
         make_case(session, holder=b),
-        make_case(session, holder=agency),
+        make_case(session, holder=b),
     )
+    # An agency's user sees exactly the cases placed with their agency (recoup.agencies).
+    eligible_agency(session, "AG-PERM", [agency])
+    us = load_settings(data_dir=settings.data_dir, jurisdiction="us")  # no borrower notice first
+    do_place_batch(ON, session=session, actor=manager, settings=us, case_ids=[case_g.id], seed=1)
     unheld = make_case(session)
     tokens = {u.username: token_for(session, u) for u in (a, b, agency, manager, lead)}
     case_routes = [r for r in GUARDED if "{case_id}" in r.path]

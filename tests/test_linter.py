@@ -550,7 +550,7 @@ def test_result_json_shape() -> None:
 def test_bad_input(kwargs: dict[str, object]) -> None:
     with pytest.raises(LintInputError) as exc:
         lint("hello", **kwargs)  # type: ignore[arg-type]
-    assert exc.value.exit_code == 2 and isinstance(exc.value, RecoupError)
+    assert exc.value.exit_code == 64 and isinstance(exc.value, RecoupError)  # EX_USAGE
 
 
 # ------------------------------------------------------------------ CLI
@@ -607,9 +607,11 @@ def test_cli_json_and_exit_codes(tmp_path: Path) -> None:
 )
 def test_cli_bad_input(args: list[str], error: type[Exception]) -> None:
     res = CliRunner().invoke(_app(), ["template", "lint", *args])
-    # The main CLI turns a RecoupError into a message and its exit code (2 for the linter's input errors).
+    # The main CLI turns a RecoupError into a message and its exit code (64 for a bad option, 66 for a
+    # file that cannot be read: docs/errors.md).
     assert isinstance(res.exception, error)
-    assert isinstance(res.exception, RecoupError) and res.exception.exit_code == 2
+    assert isinstance(res.exception, RecoupError)
+    assert res.exception.exit_code == (66 if error is LintFileError else 64)
 
 
 def test_words_inside_links_are_not_content() -> None:

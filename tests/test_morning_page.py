@@ -109,13 +109,26 @@ def _seed_lake(lake_root: Path) -> None:
 
 def _seed_floor(session: Any, cipher: Any) -> None:
     """Last month's holdings and this month's payments, calls (one at 23:30, against the policy), a
-    transcript, promises, a QA finding, a hold, a stop, a blocked message and an agency."""
+    transcript, promises, a QA finding, a hold, a stop, a blocked message, an agency, and two complaints
+    (one received on the day, one 20 days before: past its deadline)."""
+    from recoup.complaints.service import do_open_complaint
+
     do_setup_floor(2, session=session)
     do_allocate(AS_OF, session=session, actor="leader1", kind="month_start")
     c1 = auth.get_user("collector1", session=session)
     assert c1 is not None
     cases = session.scalars(select(Case).where(Case.holder_id == c1.id).order_by(Case.id)).all()
     assert len(cases) >= 4
+    for days in (0, 20):
+        do_open_complaint(
+            session=session,
+            actor="compliance1",
+            source="hotline",
+            category="frequency",
+            case_id=cases[-1].id,
+            received_on=AS_OF - dt.timedelta(days=days),
+            now=dt.datetime.combine(AS_OF, dt.time(18), tzinfo=LOCAL),
+        )
     pay = 0
     for i, case in enumerate(cases[:4]):
         account = session.scalars(
@@ -314,7 +327,10 @@ def test_the_page_shows_every_section_with_data(seeded: Settings) -> None:
         kpis = re.search(r'<div class="kpis" id="kpis">(.*?)</div>\s*<div class="panels">', html, re.S)
         assert kpis is not None
         assert "¥20,000.00" in kpis.group(1)  # the month's target is set
-        assert "尚无投诉登记" in kpis.group(1)  # complaints: no register yet, said so
+        card = re.search(r'id="kpi-complaints">(.*?)</div>\s*</div>', kpis.group(1), re.S)
+        assert card is not None  # from the register; red: one complaint is past its deadline
+        assert 'class="card kpi bad" id="kpi-complaints"' in kpis.group(1)
+        assert ">1<" in card.group(1) and "昨日收到 · 2 待处理 · 1 已逾期" in card.group(1), card.group(1)
         talk = re.search(r"kpi-talk.*?</div>\s*</div>", html, re.S)
         assert talk is not None and "6.3 分钟" in talk.group(0), (
             talk

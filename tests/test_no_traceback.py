@@ -74,9 +74,10 @@ CASES: list[tuple[str, list[str], dict[str, str], int, str]] = [
         "",
     ),
     ("parquet-nested-columns", ["import", "{pq}", "--as-of", "2026-11-20"], {}, 65, ""),
-    ("template-odd-keys", ["template", "render", "reminder:sms:zh_CN", "{root}/odd.json"], {}, 1, ""),
-    ("template-bad-json", ["template", "render", "reminder:sms:zh_CN", "{root}/bad.json"], {}, 1, ""),
-    ("template-bad-date", ["template", "render", "reminder:sms:zh_CN", "{root}/date.json"], {}, 1, ""),
+    # no template is installed: not_found (66) comes first
+    ("template-odd-keys", ["template", "render", "reminder:sms:zh_CN", "{root}/odd.json"], {}, 66, ""),
+    ("template-bad-json", ["template", "render", "reminder:sms:zh_CN", "{root}/bad.json"], {}, 66, ""),
+    ("template-bad-date", ["template", "render", "reminder:sms:zh_CN", "{root}/date.json"], {}, 66, ""),
     ("env-file-not-utf8", ["cycle", "status"], {"__cwd": "{env_dir}"}, 78, "config.invalid"),
 ]
 
@@ -128,7 +129,8 @@ def test_json_means_json_for_errors_too(tmp_path: Path, argv: list[str]) -> None
     env |= {"RECOUP_DATA_DIR": str(tmp_path / "data"), "RECOUP_DATABASE_URL": "sqlite:garbage::"}
     proc = _run(argv, env, str(tmp_path))
     assert proc.returncode != 0, proc.stderr
-    envelope = json.loads(proc.stderr.strip().splitlines()[-1])
+    # The envelope is the command's stdout (docs/errors.md), one JSON object.
+    envelope = json.loads(proc.stdout)
     assert set(envelope["error"]) == {"code", "message", "details"}
     assert "Traceback" not in proc.stderr
 

@@ -91,11 +91,10 @@ def _ok(result: tuple[int, str, str]) -> str:
 
 
 def _error(result: tuple[int, str, str], exit_code: int, code: str) -> dict[str, object]:
-    """The JSON envelope of a failed ``--json`` run (stdout empty)."""
+    """The JSON envelope of a failed ``--json`` run: stdout is the envelope (docs/errors.md)."""
     status, out, err = result
     assert status == exit_code, (out, err)
-    assert out == ""
-    envelope = json.loads(err)
+    envelope = json.loads(out)
     assert envelope["error"]["code"] == code, envelope
     detail: dict[str, object] = envelope["error"]
     return detail
@@ -136,10 +135,10 @@ def test_team_create_and_list(db: None, run: Run) -> None:
 
 def test_team_errors_are_coded_and_write_nothing(db: None, run: Run) -> None:
     _ok(run(TEAM, "create", "A", "--kind", "collection"))
-    err = _error(run(TEAM, "create", "A", "--kind", "legal", "--json"), 1, "conflict")
+    err = _error(run(TEAM, "create", "A", "--kind", "legal", "--json"), 65, "conflict")
     assert "already a team called 'A'" in str(err["message"])
     err = _error(
-        run(TEAM, "create", "B", "--kind", "collection", "--lead", "nobody", "--json"), 1, "not_found"
+        run(TEAM, "create", "B", "--kind", "collection", "--lead", "nobody", "--json"), 66, "not_found"
     )
     assert "nobody" in str(err["message"])
     err = _error(run(TEAM, "create", "B", "--kind", "sales", "--json"), 65, "people.invalid")
@@ -148,7 +147,7 @@ def test_team_errors_are_coded_and_write_nothing(db: None, run: Run) -> None:
     _error(run(TEAM, "create", "x" * 81, "--kind", "collection", "--json"), 65, "people.invalid")
     assert _count(Team) == 1 and len(_ledger("team.create")) == 1
     code, out, err_text = run(TEAM, "create", "A", "--kind", "collection")  # without --json: one line
-    assert code == 1 and out == "" and "[conflict]" in err_text
+    assert code == 65 and out == "" and "[conflict]" in err_text
 
 
 # ----------------------------------------------------------------------------------------------- workers
@@ -223,7 +222,7 @@ BAD_WORKER_VALUES: list[tuple[list[str], int, str, str]] = [
     (["--kind", "boss"], 65, "people.invalid", "field_agent"),
     (["--language", "z" * 41], 65, "people.invalid", "language"),
     (["--agency-code", "A" * 65], 65, "people.invalid", "agency code"),
-    (["--team", "nope"], 1, "not_found", "nope"),
+    (["--team", "nope"], 66, "not_found", "nope"),
     (["--team", "M1", "--no-team"], 65, "people.invalid", "--no-team"),
 ]
 
@@ -246,7 +245,7 @@ def test_an_unknown_pool_lists_the_known_ones(db: None, run: Run) -> None:
 
 
 def test_an_unknown_user_is_not_found(db: None, run: Run) -> None:
-    err = _error(run(WORKER, "set", "zed", "--cap", "3", "--json"), 1, "not_found")
+    err = _error(run(WORKER, "set", "zed", "--cap", "3", "--json"), 66, "not_found")
     assert "zed" in str(err["message"]) and "recoup user create" in str(err["message"])
 
 
@@ -268,7 +267,7 @@ def test_worker_list_counts_the_open_cases_each_holds(db: None, run: Run) -> Non
     assert workers["alice"]["held"] == 2 and workers["bob"]["held"] == 0
     only_m2 = json.loads(_ok(run(WORKER, "list", "--team", "M2", "--json")))["workers"]
     assert [w["username"] for w in only_m2] == ["bob"]
-    _error(run(WORKER, "list", "--team", "M3", "--json"), 1, "not_found")
+    _error(run(WORKER, "list", "--team", "M3", "--json"), 66, "not_found")
     members = {t["name"]: t["members"] for t in json.loads(_ok(run(TEAM, "list", "--json")))["teams"]}
     assert members == {"M1": 1, "M2": 1}
     table = _ok(run(WORKER, "list"))
@@ -302,6 +301,6 @@ def test_the_installed_command_mounts_them(tmp_path: Path) -> None:
         text=True,
         timeout=120,
     )
-    assert bad.returncode == 65 and bad.stdout == ""
-    assert json.loads(bad.stderr)["error"]["code"] == "people.invalid"
+    assert bad.returncode == 65
+    assert json.loads(bad.stdout)["error"]["code"] == "people.invalid"  # with --json the envelope is stdout
     assert "Traceback" not in bad.stderr

@@ -591,9 +591,12 @@ def test_kernel_rejects_unknown_by_and_missing_columns() -> None:
 
 
 def _error(res: Any) -> dict[str, Any]:
-    assert res.exit_code == 65, (res.output, res.exception)
-    assert res.stdout == ""  # stdout stays clean; the envelope goes where errors go (stderr)
-    env: dict[str, Any] = json.loads(res.stderr)
+    # The command raises; the main CLI (recoup.cli.run) prints the envelope on stdout with --json and
+    # exits with the error's status (tests/test_cli_exit_codes.py and the subprocess test below).
+    assert isinstance(res.exception, PromiseInputError), (res.output, res.exception)
+    assert res.exception.exit_code == 65
+    assert res.stdout == ""  # nothing printed before the error
+    env: dict[str, Any] = res.exception.envelope()
     assert set(env) == {"error"} and set(env["error"]) == {"code", "message", "details"}
     err: dict[str, Any] = env["error"]
     assert err["code"] == "promise.bad_input"
@@ -782,8 +785,8 @@ def test_installed_command_end_to_end(tmp_path: Path) -> None:
     bad = subprocess.run(
         [str(exe), "promise", "judge", str(f), "--json"], capture_output=True, text=True, check=False
     )
-    assert bad.returncode == 65 and bad.stdout == ""
-    assert json.loads(bad.stderr)["error"]["code"] == "promise.bad_input"
+    assert bad.returncode == 65
+    assert json.loads(bad.stdout)["error"]["code"] == "promise.bad_input"  # the envelope is stdout
     assert "Traceback" not in bad.stderr
 
 

@@ -10,9 +10,9 @@ import os
 import sys
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from recoup.console import make_console
 from recoup.errors import RecoupError
 
 app = typer.Typer(
@@ -22,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err_console = Console(stderr=True, emoji=False)
+err_console = make_console(stderr=True)
 
 db_app = typer.Typer(help="The collections database (migrations). 数据库迁移。", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -48,16 +48,29 @@ def db_heads() -> None:
         typer.echo(h)
 
 
+_mounted: list[bool] = []
+
+
 def _mount() -> None:
-    """Attach domain command groups (imported lazily so `recoup --help` stays fast)."""
+    """Attach domain command groups (imported lazily so `recoup --help` stays fast), once."""
     from recoup import cli_mount
 
-    cli_mount.mount(app)
+    if not _mounted:
+        cli_mount.mount(app)
+        _mounted.append(True)
 
 
 def main() -> None:
-    """Entry point: run the app, turning RecoupError into a message and an exit status."""
+    """Entry point: run the command and exit with its status (the one table in recoup.errors)."""
+    sys.exit(run(sys.argv[1:]))
+
+
+def run(argv: list[str]) -> int:
+    """Run ``recoup ARGV``; return the exit status. Every failure ends as one line (one JSON object on
+    stdout with ``--json``) and a status of :data:`recoup.errors.EXIT_STATUSES`, never a traceback."""
     import logging
+
+    from typer._click import exceptions as click_exc  # typer vendors click: its exceptions, not click's
 
     from recoup.pii import install_log_filter
 
@@ -68,30 +81,56 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     install_log_filter()
     _mount()
-    as_json = "--json" in sys.argv[1:]
+    as_json = "--json" in argv
     try:
         try:
-            app()
-        except RecoupError:
+            result = app(args=argv, prog_name="recoup", standalone_mode=False)
+        except (RecoupError, KeyboardInterrupt):
             raise
-        except KeyboardInterrupt:
-            raise
+        except click_exc.NoArgsIsHelpError as exc:
+            # `recoup GROUP` alone: the group's help, and the usage status (a command was expected).
+            if as_json:
+                raise _usage_error(exc) from None
+            exc.show()
+            return 64
+        except click_exc.ClickException as exc:  # bad option, missing argument, bad value: usage
+            raise _usage_error(exc) from None
+        except typer.Abort:
+            raise KeyboardInterrupt from None
         except Exception as exc:
             raise _as_recoup_error(exc) from None
     except RecoupError as exc:
         _report(exc, as_json=as_json)
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except KeyboardInterrupt:
         err_console.print("interrupted · 已中断", highlight=False)
-        sys.exit(130)
+        return 130
+    # Without standalone mode click returns typer.Exit's status (or the command's return value).
+    return result if isinstance(result, int) else 0
+
+
+def _usage_error(exc: Exception) -> RecoupError:
+    """A click/typer usage error (unknown option, missing argument, bad value) as ``usage`` (exit 64)."""
+    from typer._click import exceptions as click_exc
+
+    from recoup.errors import UsageError
+
+    message = exc.format_message() if isinstance(exc, click_exc.ClickException) else str(exc)
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "recoup"
+    return UsageError(
+        f"{message} (see `{command} --help`) · 用法错误", details={"command": command, "reason": message}
+    )
 
 
 def _report(exc: RecoupError, *, as_json: bool) -> None:
-    """Print an error: the one JSON envelope on stderr with ``--json``, else one readable line."""
+    """Print an error: with ``--json`` the one envelope on stdout (the command's output is JSON, success
+    or failure), else one readable line on stderr."""
     if as_json:
         import json
 
-        sys.stderr.write(json.dumps(exc.envelope(), ensure_ascii=False, default=str) + "\n")
+        sys.stdout.write(json.dumps(exc.envelope(), ensure_ascii=False, default=str) + "\n")
+        sys.stdout.flush()
         return
     err_console.print(f"[bold red]error[/] {escape(f'[{exc.code}]')} {escape(exc.message)}", highlight=False)
 

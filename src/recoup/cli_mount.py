@@ -21,14 +21,22 @@ GROUPS: tuple[tuple[str, str, str | None], ...] = (
     ("recoup.contact.cli", "qa_app", "qa"),
     ("recoup.contact.cli_dispatch", "register", None),
     ("recoup.contact.template_cli", "app", "template"),
+    # holds, consent and consents join the contact group; `recoup complaint` is the register.
+    ("recoup.complaints.cli", "mount", None),
     ("recoup.strategy.cli", "app", "strategy"),
     # evaluate / compare / train-response on the digital twin join the strategy group from the
     # evaluation package (production never imports it: tests/test_import_contract.py).
     ("recoup.evaluation.cli", "mount", None),
     ("recoup.cases.promise_cli", "app", "promise"),
+    ("recoup.resolutions.cli", "app", "resolution"),
     ("recoup.cases.allocate_cli", "register", None),
     ("recoup.cases.people_cli", "team_app", "team"),
     ("recoup.cases.people_cli", "worker_app", "staff"),
+    # `recoup agency …`, and `agencies` joins the report group.
+    ("recoup.agencies.cli", "mount", None),
+    ("recoup.legal.cli", "app", "legal"),
+    ("recoup.legal.sale_cli", "writeoff_app", "writeoff"),
+    ("recoup.legal.sale_cli", "sale_app", "sale"),
     ("recoup.web.cli", "register", None),
     ("recoup.demo", "register", None),
 )

@@ -195,7 +195,7 @@ class Settings(BaseSettings):
         ge=1,
         le=720,
         description="Window of the allocation cohort's recovery rates compared with the segment targets "
-        "(METRICS.md: days from allocation).",
+        "(docs/metrics.md: days from allocation).",
     )
     recovery_targets: dict[str, float] = Field(
         default_factory=lambda: {"overall": 0.60, "mild": 0.70, "severe": 0.40},

@@ -9,18 +9,19 @@ extract date.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from recoup.console import is_terminal, log_line, make_console
 from recoup.money import format_amount
 
-console = Console(emoji=False)
+console = make_console()
 
 
 def _table(title: str, frame: pl.DataFrame, key: str, key_title: str, currency: str) -> Table:
@@ -89,6 +90,7 @@ def _simulated_history(
     floor = _floor(loans, settings=settings, engine=engine)
     world = World(None, loans, SIM_START, seed, horizon_days=days)
     outcome = None
+    log = not is_terminal(sys.stderr)
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(
             "simulate + import + daily cycle + the floor + dispatch · 模拟、导入、批处理、作业与发送",
@@ -101,6 +103,7 @@ def _simulated_history(
                 with session_scope(engine) as session:
                     import_dir(d, as_of=day, settings=settings, lake=lake, session=session, full=i == 0)
             outcome = cycle.run(day)
+            placed = _agency_day(engine, settings, day)  # 委外: 赛马 batches, shares, statements
             # The next morning at 10:00 the dispatcher sends what the day's decisions planned, each
             # message judged by the contact policy at that moment (channels default to CSV files).
             _dispatch(engine, dt.datetime.combine(day + dt.timedelta(days=1), dt.time(10), tzinfo=zone), sent)
@@ -110,15 +113,30 @@ def _simulated_history(
                 tomorrow, did = day + dt.timedelta(days=1), FloorDay()
                 with session_scope(engine) as session:
                     planned = floor.twin.plan_day(tomorrow, session=session, out=did)
-                events = world.step([p.action for p in planned])
+                events = world.step([p.action for p in planned] + placed)
                 with session_scope(engine) as session:
                     floor.twin.record_day(planned, events, session=session, out=did)
                 floor.total.add(did)
             bar.update(task, advance=1)
+            if log:  # not a terminal: the bar never shows, so one timestamped line per simulated day
+                done = f"imported, cycle run, {sent.sent:,} messages sent so far"
+                log_line("demo", f"day {i + 1}/{days} {day}: {done}")
     with session_scope(engine) as session:  # today's approved visits for the field agents' phone pages
         do_plan_field_visits(utcnow().astimezone(zone).date(), session=session, settings=settings)
     assert outcome is not None
     return outcome.as_of, outcome, floor
+
+
+def _agency_day(engine: Any, settings: Any, day: dt.date) -> list[Any]:
+    """The demo's two agencies (set up on the first day): Monday 赛马 batches, monthly shares and
+    statements (:mod:`recoup.simulate.agency_floor`); the twin's actions for accounts placed today."""
+    from recoup.db import session_scope
+    from recoup.simulate.agency_floor import do_agency_morning, do_setup_agencies
+    from recoup.simulate.floor import DEMO_PASSWORD
+
+    with session_scope(engine) as session:
+        do_setup_agencies(SIM_START, session=session, password=DEMO_PASSWORD)
+        return do_agency_morning(day, session=session, settings=settings)
 
 
 class _FloorRun:
@@ -162,7 +180,7 @@ def run_demo(loans: int, *, seed: int = 7, days: int = 60) -> None:
     from recoup.portfolio.cli import print_outcome, progress_reporter
     from recoup.portfolio.flows import import_dir
     from recoup.portfolio.kernel import summary_by
-    from recoup.reporting.metrics import entry_rate_series
+    from recoup.reporting.book import entry_rate_window
     from recoup.sample import SAMPLE_AS_OF, SAMPLE_DIR
 
     settings = get_settings()
@@ -232,11 +250,11 @@ def run_demo(loans: int, *, seed: int = 7, days: int = 60) -> None:
             cur,
         )
     )
-    series = entry_rate_series(
+    entry = entry_rate_window(
         book.frame("installments"), start=as_of - dt.timedelta(days=30), end=as_of - dt.timedelta(days=1)
-    )
-    due, unpaid = int(series.get_column("amount_due").sum()), int(series.get_column("amount_unpaid").sum())
-    rate = f"{unpaid / due:.1%}" if due else "—"
+    ).row(0, named=True)
+    due, unpaid = entry["amount_due"], entry["amount_unpaid"]
+    rate = "—" if entry["rate"] is None else f"{entry['rate']:.1%}"
     console.print(
         f"entry rate · 入催率 (due {as_of - dt.timedelta(days=30)} – {as_of - dt.timedelta(days=1)}): {rate} "
         f"({format_amount(unpaid, cur)} unpaid of {format_amount(due, cur)} due)"
@@ -245,6 +263,7 @@ def run_demo(loans: int, *, seed: int = 7, days: int = 60) -> None:
     _print_contact(engine, lake, as_of, sent, settings)
     if floor is not None:
         _print_floor(engine, as_of, floor)
+        _print_agencies(as_of)
     console.print(f"audit ledger · 审计账本: {report.summary()}")
     console.print(f"data · 数据: database {settings.database_url} · lake {settings.lake_uri}")
 
@@ -293,6 +312,14 @@ def _print_floor(engine: Any, as_of: dt.date, floor: _FloorRun) -> None:
         table.add_row(*cells)
     console.print(table)
     console.print(f"demo logins · 演示账号: {', '.join(floor.logins)} (password · 密码 {DEMO_PASSWORD})")
+
+
+def _print_agencies(as_of: dt.date) -> None:
+    """The agencies' month to date as `recoup report agencies` prints it: recovery, commission, complaints."""
+    from recoup.agencies.cli import report_agencies
+
+    console.print("\n[b]Agencies · 委外机构[/] (赛马 batches every Monday; sign in as agency1 or agency2)")
+    report_agencies(month=as_of.strftime("%Y-%m"), as_json=False)
 
 
 def _print_roll_rates(lake: Any, as_of: dt.date) -> None:

@@ -1,12 +1,34 @@
 """One error hierarchy with stable machine codes and one error envelope.
 
 Domain code raises a subclass of :class:`RecoupError`; the CLI prints ``message`` (never a
-traceback) and exits non-zero, the API returns :meth:`RecoupError.envelope` with ``http_status``.
+traceback) and exits with the class's ``exit_code``, the API returns :meth:`RecoupError.envelope` with
+``http_status``. ``exit_code`` is set per family here (subclasses elsewhere override it only where the
+family's default is wrong) and must be one of :data:`EXIT_STATUSES`, the one table of exit statuses
+(docs/errors.md is generated from it: ``python -m recoup.errors_doc``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, ClassVar
+
+#: Every exit status a ``recoup`` command may end with (sysexits-style), and what it means.
+EXIT_STATUSES: dict[int, tuple[str, str]] = {
+    0: ("OK", "done"),
+    1: ("FINDINGS", "a check ran and found problems (lint findings, policy violations, key mismatch)"),
+    2: ("LEDGER_BROKEN", "the audit ledger or a published checkpoint does not verify"),
+    3: ("REJECTED_ROWS", "imported, but rows were rejected (`import --accept-partial`)"),
+    64: ("EX_USAGE", "the command was called wrongly: unknown option, missing argument, bad date or month"),
+    65: ("EX_DATAERR", "the input is wrong: bad rows, bad values, a refused request"),
+    66: ("EX_NOINPUT", "what was named is not there: a missing file, record or day's extract"),
+    69: ("EX_UNAVAILABLE", "a service is unavailable: the database, a port to listen on"),
+    70: ("EX_SOFTWARE", "a bug in recoup: the traceback (personal data masked) is in DATA_DIR/logs/"),
+    74: ("EX_IOERR", "a file or directory recoup needs cannot be used"),
+    75: ("EX_TEMPFAIL", "busy (a lock, a locked database): try again later"),
+    77: ("EX_NOPERM", "not allowed: authentication or permission refused"),
+    78: ("EX_CONFIG", "a setting, the .env file, a key or a channels file is wrong"),
+    130: ("INTERRUPTED", "interrupted (Ctrl-C)"),
+}
 
 
 class RecoupError(Exception):
@@ -14,7 +36,7 @@ class RecoupError(Exception):
 
     code: ClassVar[str] = "recoup.error"
     http_status: ClassVar[int] = 400
-    exit_code: ClassVar[int] = 1
+    exit_code: ClassVar[int] = 65  # EX_DATAERR unless the family says otherwise
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -35,9 +57,18 @@ class ConfigError(RecoupError):
     exit_code = 78  # EX_CONFIG
 
 
+class UsageError(RecoupError):
+    """The command was called wrongly: an unknown option, a missing argument, a bad date or month."""
+
+    code = "usage"
+    http_status = 400
+    exit_code = 64  # EX_USAGE
+
+
 class NotFoundError(RecoupError):
     code = "not_found"
     http_status = 404
+    exit_code = 66  # EX_NOINPUT: what was named is not there
 
 
 class ConflictError(RecoupError):
@@ -61,6 +92,13 @@ class ImportFileError(ImportError_):
     """The file as a whole cannot be read: missing, empty, truncated, not a table, bad encoding."""
 
     code = "import.bad_file"
+
+
+class ImportNotFoundError(ImportFileError):
+    """The day's directory or file named on the command line is not there (the extract has not arrived)."""
+
+    code = "import.not_found"
+    exit_code = 66  # EX_NOINPUT
 
 
 class ImportColumnError(ImportError_):
@@ -93,6 +131,13 @@ class LedgerError(RecoupError):
     exit_code = 2
 
 
+class LedgerFileError(LedgerError):
+    """A checkpoint or proof file named on the command line does not exist or cannot be read."""
+
+    code = "ledger.bad_file"
+    exit_code = 66  # EX_NOINPUT
+
+
 class LedgerIntegrityError(LedgerError):
     """The chain, a payload or a checkpoint does not verify; ``details`` names the first bad entry."""
 
@@ -112,6 +157,7 @@ class PiiError(RecoupError):
 class AuthError(RecoupError):
     code = "auth.error"
     http_status = 403
+    exit_code = 77  # EX_NOPERM
 
 
 class CycleNoExtractError(RecoupError):
@@ -152,3 +198,14 @@ class InternalError(RecoupError):
     code = "internal.error"
     http_status = 500
     exit_code = 70  # EX_SOFTWARE
+
+
+def parse_day(text: str, option: str = "--as-of") -> dt.date:
+    """A date option (YYYY-MM-DD), or :class:`UsageError` (exit 64) naming the option."""
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(
+            f"{option} {text!r} is not a date (YYYY-MM-DD) · 日期格式应为 YYYY-MM-DD",
+            details={"option": option, "value": text},
+        ) from None

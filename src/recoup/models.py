@@ -21,6 +21,10 @@ MODEL_MODULES = (
     "recoup.strategy.models",
     "recoup.keys.models",
     "recoup.privacy.models",
+    "recoup.agencies.models",
+    "recoup.complaints.models",
+    "recoup.resolutions.models",
+    "recoup.legal.models",
 )
 
 for _name in MODEL_MODULES:

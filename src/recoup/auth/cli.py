@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from recoup.auth import service
+from recoup.console import make_console
 from recoup.db import session_scope
 from recoup.errors import AuthError, RecoupError
 
@@ -25,6 +25,7 @@ app = typer.Typer(
 class DatabaseNotReadyError(RecoupError):
     code = "db.not_ready"
     http_status = 503
+    exit_code = 69  # EX_UNAVAILABLE
 
 
 @contextmanager
@@ -111,6 +112,6 @@ def list_users() -> None:
         table.add_column(header)
     for row in rows:
         table.add_row(*row)
-    Console(emoji=False).print(table)
+    make_console().print(table)
     if not rows:
         typer.echo("no users yet; create one with `recoup user create` / 暂无用户")

@@ -1,15 +1,20 @@
 """Who may see which case: the one visibility rule for the API, the pages and the CLI.
 
 ``case.view_all`` sees every case; ``case.view_team`` the cases held by members of the teams one leads
-or belongs to; plain ``case.view`` (collectors, field agents, agency users) only the cases one holds or
-has an open task on. A case one may not see does not exist for that user: 404, never 403.
+or belongs to; plain ``case.view`` (collectors, field agents) only the cases one holds or has an open task
+on. An agency's user (the role ``agency``, or anyone on an agency's staff register) sees exactly the cases
+currently placed with their agency (:mod:`recoup.agencies`) and nothing else: not what they hold otherwise,
+not a task, not an assistance request, and nothing once the placement is recalled or they leave the
+register. A case one may not see does not exist for that user: 404, never 403.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import CompoundSelect, Select, exists, or_, select
+from sqlalchemy import CompoundSelect, Select, and_, exists, not_, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
+from recoup.agencies.models import AgencyStaff, Placement
 from recoup.auth.models import AppUser
 from recoup.auth.service import has_permission
 from recoup.cases.models import Case, Team, WorkerProfile
@@ -49,6 +54,10 @@ def visible_cases(user: AppUser) -> Select[Case]:
         return query
     if not has_permission(user, "case.view"):
         return query.where(Case.id.is_(None))
+    placed = placed_with_agency_of(user)
+    if "agency" in user.role_names:
+        return query.where(placed)
+    on_register = exists().where(AgencyStaff.user_id == user.id, AgencyStaff.active.is_(True))
     holders = team_member_ids(user) if has_permission(user, "case.view_team") else None
     tasked = exists().where(
         WorkTask.case_id == Case.id, WorkTask.assignee_id == user.id, WorkTask.status.in_(LIVE_TASK)
@@ -64,7 +73,20 @@ def visible_cases(user: AppUser) -> Select[Case]:
         FieldVisit.status.not_in(("rejected", "cancelled")),
     )
     held = Case.holder_id.in_(holders) if holders is not None else Case.holder_id == user.id
-    return query.where(or_(held, tasked, assisting, visiting))
+    return query.where(
+        or_(and_(on_register, placed), and_(not_(on_register), or_(held, tasked, assisting, visiting)))
+    )
+
+
+def placed_with_agency_of(user: AppUser) -> ColumnElement[bool]:
+    """The condition "the case is currently placed (an active placement) with the agency on whose staff
+    register ``user`` is"."""
+    agencies = select(AgencyStaff.agency_id).where(
+        AgencyStaff.user_id == user.id, AgencyStaff.active.is_(True)
+    )
+    return exists().where(
+        Placement.case_id == Case.id, Placement.status == "active", Placement.agency_id.in_(agencies)
+    )
 
 
 def get_visible_case(case_id: int, user: AppUser, *, session: Session) -> Case:

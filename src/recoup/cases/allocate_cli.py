@@ -7,9 +7,9 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from recoup.console import make_console
 from recoup.errors import RecoupError
 
 
@@ -59,7 +59,7 @@ def allocate_cmd(
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False, default=str))
         return
-    console = Console(emoji=False)
+    console = make_console()
     title = "dry run · 试运行" if dry_run else f"batch {result.batch_id} · 分案批次 {result.batch_id}"
     console.print(f"allocation {result.kind} as of {day} ({result.method}, {result.rule_version}) — {title}")
     c = result.counts

@@ -6,7 +6,9 @@ Kinds of batch: ``daily`` (new and unheld cases, every day: M1 daily and the mid
 holder: an active promise, a payment in the last :attr:`AllocationSettings.retain_payment_days` days), and
 ``auto`` (``month_start`` on the 1st, else ``daily``). 回流: an unheld case whose borrower's previous case
 left its holder within :attr:`AllocationSettings.return_days` days goes back to that holder when they have
-room. Services take ``session`` and never commit.
+room. Cases reach an agency's users only by placement (:mod:`recoup.agencies`): allocation never deals a
+case to a worker of the kind ``agency``, never moves a case such a worker holds (it leaves by recall),
+and never returns a recalled case to one. Services take ``session`` and never commit.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import polars as pl
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from recoup import rules
@@ -191,7 +193,10 @@ def _returns(cases: list[Case], *, session: Session, as_of: dt.date, s: Allocati
             select(Case.borrower_id, CaseHolding.holder_id, CaseHolding.end_date)
             .join(CaseHolding, CaseHolding.case_id == Case.id)
             .where(
-                Case.borrower_id.in_(part), CaseHolding.end_date.is_not(None), CaseHolding.end_date >= since
+                Case.borrower_id.in_(part),
+                CaseHolding.end_date.is_not(None),
+                CaseHolding.end_date >= since,
+                CaseHolding.holder_id.not_in(_agency_workers()),
             )
             .order_by(CaseHolding.end_date)
         )
@@ -200,11 +205,18 @@ def _returns(cases: list[Case], *, session: Session, as_of: dt.date, s: Allocati
     return out
 
 
+def _agency_workers() -> Select[int]:
+    """The users with a worker profile of the kind ``agency`` (an agency's staff)."""
+    return select(WorkerProfile.user_id).where(WorkerProfile.kind == "agency")
+
+
 def _collectors(exclude: set[int], *, session: Session) -> pl.DataFrame:
     """Active people with a profile, with what they hold outside this batch."""
     profiles = list(
         session.execute(
-            select(WorkerProfile, AppUser.is_active).join(AppUser, AppUser.id == WorkerProfile.user_id)
+            select(WorkerProfile, AppUser.is_active)
+            .join(AppUser, AppUser.id == WorkerProfile.user_id)
+            .where(WorkerProfile.kind != "agency")
         ).all()
     )
     load: dict[int, tuple[int, int]] = {}
@@ -261,6 +273,8 @@ def do_allocate(
     query = select(Case).where(Case.status == "open").order_by(Case.id)
     if real_kind == "daily":
         query = query.where(Case.holder_id.is_(None))
+    else:  # a case an agency's user holds is placed: it leaves by recall, never by reallocation
+        query = query.where(or_(Case.holder_id.is_(None), Case.holder_id.not_in(_agency_workers())))
     cases = list(session.scalars(query))
     collectors = _collectors({c.id for c in cases}, session=session)
     empty = pl.DataFrame(
@@ -415,6 +429,12 @@ def do_assign(case: Case, holder: AppUser, *, session: Session, actor: str, on: 
     if profile is None or not profile.active or not holder.is_active:
         raise AssignError(
             f"{holder.username} cannot hold cases (no active worker profile) / 该用户不能持有案件",
+            details={"holder": holder.username},
+        )
+    if profile.kind == "agency":
+        raise AssignError(
+            f"{holder.username} works for an agency: a case reaches an agency only by placement "
+            "(recoup agency place) / 案件只能通过委外分配给委外机构",
             details={"holder": holder.username},
         )
     if case.status != "open":

@@ -2,7 +2,10 @@
 
 The attempt is judged by the contact policy at the time it was made, like every attempt; it is recorded
 whatever the verdict (it happened), and a blocked one also goes to the audit ledger for compliance.
-Results update the contact details: a number is marked invalid after
+A ``complaint`` or ``dispute`` result opens an entry in the complaints register (or joins the borrower's
+open one), whose contact hold (``HOLD-STOP`` / ``HOLD-DISPUTE``) then blocks further contact until it is
+closed (:func:`recoup.complaints.service.do_open_from_contact`). Results update the contact details: a
+number is marked invalid after
 :data:`INVALID_AFTER` wrong-number or unreachable results, and a stated preferred channel and hour are
 stored on the borrower for the strategy. Services take ``session`` and never commit.
 """
@@ -20,6 +23,8 @@ from sqlalchemy.orm import Session
 
 from recoup.cases.models import Case
 from recoup.cases.skiptrace import do_mark_lost, own_valid_phones
+from recoup.complaints.service import do_open_from_contact
+from recoup.complaints.vocab import ComplaintKind
 from recoup.config import Settings
 from recoup.contact.models import ContactAttempt
 from recoup.contact.policy.engine import Policy
@@ -46,6 +51,7 @@ class LogResult(StrEnum):
     REFUSED = "refused"  # 拒绝还款
     PROMISE = "promise"  # 承诺还款
     DISPUTE = "dispute"  # 争议
+    COMPLAINT = "complaint"  # 投诉
     HARDSHIP = "hardship"  # 经济困难
     CALLBACK_REQUESTED = "callback_requested"  # 约定回拨
     WRONG_NUMBER = "wrong_number"  # 错号
@@ -59,6 +65,7 @@ _RESULT: Final[dict[LogResult, tuple[AttemptOutcome, Disposition, bool]]] = {
     LogResult.REFUSED: (AttemptOutcome.CONVERSATION, Disposition.REFUSED, True),
     LogResult.PROMISE: (AttemptOutcome.CONVERSATION, Disposition.PROMISE_TO_PAY, True),
     LogResult.DISPUTE: (AttemptOutcome.CONVERSATION, Disposition.DISPUTE, True),
+    LogResult.COMPLAINT: (AttemptOutcome.CONVERSATION, Disposition.COMPLAINT, True),
     LogResult.HARDSHIP: (AttemptOutcome.CONVERSATION, Disposition.HARDSHIP, True),
     LogResult.CALLBACK_REQUESTED: (AttemptOutcome.CONVERSATION, Disposition.CALLBACK_REQUESTED, True),
     LogResult.WRONG_NUMBER: (AttemptOutcome.INVALID_NUMBER, Disposition.WRONG_NUMBER, False),
@@ -82,6 +89,7 @@ class LoggedContact:
     verdict: Verdict
     invalidated: bool
     task: WorkTask | None
+    complaint_id: int | None = None  # the register entry a complaint or dispute result opened or joined
 
 
 def _bad(field: str, english: str, chinese: str, **details: object) -> ContactLogError:
@@ -209,6 +217,18 @@ def do_log_contact(
             actor=actor,
             settings=settings,
         )
+    complaint_id = None
+    if res in (LogResult.COMPLAINT, LogResult.DISPUTE):
+        complaint_id = do_open_from_contact(
+            case,
+            attempt,
+            session=session,
+            actor=actor,
+            kind=ComplaintKind(res.value),
+            note=note,
+            settings=settings,
+            now=now,
+        ).id
     invalidated = False
     if res in _FAILING:
         point.failed_results = (point.failed_results or 0) + 1
@@ -237,7 +257,7 @@ def do_log_contact(
             case, borrower, loan, next_action_on, settings=settings, session=session, now=now, why=res.value
         )
     session.flush()
-    return LoggedContact(attempt, verdict, invalidated, task)
+    return LoggedContact(attempt, verdict, invalidated, task, complaint_id)
 
 
 def _proposal(

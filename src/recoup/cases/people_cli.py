@@ -12,7 +12,7 @@ worker`` is the outbox dispatcher).
 
 Lists given as options are comma-separated; an empty value (``--language ""``) clears the list. Every
 error is a :class:`~recoup.errors.RecoupError` (``people.invalid``, ``not_found``, ``conflict``); with
-``--json`` it is printed as the JSON envelope on stderr by the main CLI. The services are in
+``--json`` it is printed as the JSON envelope on stdout by the main CLI. The services are in
 :mod:`recoup.cases.people`.
 """
 
@@ -24,11 +24,11 @@ from typing import Any
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from recoup.cases import people
+from recoup.console import make_console
 from recoup.db import upgraded_session
 
 __all__ = ["team_app", "worker_app"]
@@ -40,7 +40,7 @@ worker_app = typer.Typer(
     help="Worker profiles: team, pools, skills, caseload cap. 催收人员档案（团队、分案池、技能、上限）。",
     no_args_is_help=True,
 )
-console = Console(emoji=False)
+console = make_console()
 
 #: The actor recorded in the audit ledger for changes made from the command line.
 ACTOR = "cli"

@@ -4,8 +4,8 @@ The scenario format and the rules are in docs/promises.md. Parsing is strict and
 :class:`~recoup.cases.promises.PromiseInputError` (``promise.bad_input``) naming the field
 (``promises[0].made_at``) and the value. With ``--json`` stdout holds exactly one JSON object,
 ``{"promises": [{"id", "status", "kept_amount"}]}``; an error is printed as the JSON envelope
-``{"error": {"code", "message", "details"}}`` on stderr (where the CLI prints every error) and the exit
-status is the error's ``exit_code``.
+``{"error": {"code", "message", "details"}}`` on stdout instead (the main CLI prints every error:
+docs/errors.md) and the exit status is the error's ``exit_code``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 import polars as pl
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
 from recoup.cases.promises import (
@@ -33,7 +32,8 @@ from recoup.cases.promises import (
     judge_promises,
 )
 from recoup.config import CURRENCY_MINOR_DIGITS
-from recoup.errors import MoneyError, RecoupError
+from recoup.console import make_console
+from recoup.errors import MoneyError
 from recoup.money import parse_amount, to_decimal_string
 
 __all__ = ["Scenario", "app", "judge_scenario", "load_scenario", "parse_scenario"]
@@ -46,7 +46,7 @@ app = typer.Typer(
     help="Promises to pay: judge kept, broken, rescheduled. 承诺还款：履约、跳票、改期判定。",
     no_args_is_help=True,
 )
-console = Console(emoji=False)
+console = make_console()
 
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 _DATETIME_RE = re.compile(
@@ -325,14 +325,10 @@ def judge_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Judge each promise of a scenario: pending, kept, partially kept, broken… 判定承诺还款履约情况。"""
-    try:
-        scenario = load_scenario(file)
-        result = judge_scenario(scenario)
-    except RecoupError as exc:
-        if not as_json:
-            raise  # the main CLI prints the message and exits with exc.exit_code
-        typer.echo(json.dumps(exc.envelope(), ensure_ascii=False, default=str), err=True)
-        raise typer.Exit(exc.exit_code) from None
+    # An invalid scenario raises PromiseInputError: the main CLI prints it (the envelope on stdout with
+    # --json) and exits with its status.
+    scenario = load_scenario(file)
+    result = judge_scenario(scenario)
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
         return

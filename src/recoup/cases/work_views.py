@@ -85,6 +85,10 @@ class LoggedOut(ContactOut):
     policy_rules: list[str]
     number_invalidated: bool
     task_done: int | None
+    complaint_id: int | None = Field(
+        default=None,
+        description="the complaints-register entry a complaint or dispute result opened or joined",
+    )
 
 
 def _settings(request: Request) -> Settings:
@@ -250,6 +254,7 @@ def log_contact(
         policy_rules=list(logged.verdict.rules),
         number_invalidated=logged.invalidated,
         task_done=logged.task.id if logged.task else None,
+        complaint_id=logged.complaint_id,
     )
 
 

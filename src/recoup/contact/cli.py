@@ -3,30 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
+from recoup.console import make_console
 from recoup.db import upgraded_session
 
 app = typer.Typer(help="Contact log, holds and consents. 联系记录、暂停与同意。", no_args_is_help=True)
 qa_app = typer.Typer(help="Quality inspection of calls (录音质检).", no_args_is_help=True)
-console = Console(emoji=False)
+console = make_console()
 
 
 def _when(text: str, option: str) -> dt.datetime:
     from zoneinfo import ZoneInfo
 
     from recoup.config import get_settings
-    from recoup.errors import RecoupError
+    from recoup.errors import UsageError
 
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise RecoupError(f"{option} {text!r} is not an ISO-8601 time · 时间格式无效") from None
+        raise UsageError(f"{option} {text!r} is not an ISO-8601 time · 时间格式无效") from None
     return value if value.tzinfo else value.replace(tzinfo=ZoneInfo(get_settings().timezone))
 
 
@@ -48,21 +49,51 @@ def import_attempts_cmd(
 
 @app.command("hold")
 def hold_cmd(
-    borrower: str = typer.Argument(..., help="The lender's borrower id."),
-    kind: str = typer.Option(
-        ..., "--kind", help="dispute, cease, do_not_contact, bankruptcy, breathing_space, stop"
+    borrower: str = typer.Argument(
+        ...,
+        metavar="BORROWER|HOLD_ID",
+        help="The lender's borrower id; the hold's id with a --…-lift option.",
     ),
-    start: str = typer.Option(..., "--start", help="ISO time the hold starts."),
+    kind: str | None = typer.Option(
+        None, "--kind", help="dispute, cease, do_not_contact, bankruptcy, breathing_space, stop"
+    ),
+    start: str | None = typer.Option(None, "--start", help="ISO time the hold starts."),
     end: str | None = typer.Option(None, "--end", help="ISO time it ends (open-ended if omitted)."),
     channels: str | None = typer.Option(
         None, "--channels", help="Comma-separated channels (all if omitted)."
     ),
-    reason: str = typer.Option(..., "--reason", help="Why (recorded)."),
+    reason: str | None = typer.Option(None, "--reason", help="Why (recorded): to place or to lift."),
     evidence: str | None = typer.Option(None, "--evidence", help="Reference to the evidence."),
     approved_by: str | None = typer.Option(None, "--approved-by", help="Who approved it."),
-    by: str = typer.Option("cli", "--by", help="Who records it."),
+    by: str = typer.Option(
+        "cli", "--by", help="Who records it (to lift or decide: a complaint.handle user)."
+    ),
+    lift: bool = typer.Option(
+        False, "--lift", help="Lift hold HOLD_ID with --reason (see docs/complaints.md)."
+    ),
+    approve_lift: bool = typer.Option(
+        False, "--approve-lift", help="Approve another person's lift of HOLD_ID."
+    ),
+    reject_lift: bool = typer.Option(False, "--reject-lift", help="Reject another person's lift of HOLD_ID."),
+    note: str = typer.Option("", "--note", help="A note with --approve-lift / --reject-lift."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout / 输出 JSON"),
 ) -> None:
-    """Place a hold on contact (HOLD-*). 设置暂停催收。"""
+    """Place a hold on contact (HOLD-*), or lift one. 设置或解除暂停催收。"""
+    from recoup.errors import UsageError as _Usage
+
+    modes = [m for m, on in (("lift", lift), ("approve", approve_lift), ("reject", reject_lift)) if on]
+    if len(modes) > 1:
+        raise _Usage("use one of --lift, --approve-lift, --reject-lift / 只能选择一种操作")
+    if modes:
+        from recoup.complaints.cli import lift_hold
+
+        lift_hold(borrower, mode=modes[0], reason=reason, by=by, note=note, as_json=as_json)
+        return
+    if kind is None or start is None or not reason:
+        raise _Usage(
+            "placing a hold needs --kind, --start and --reason / 设置暂停须提供 --kind、--start 和 --reason",
+            details={"options": ["--kind", "--start", "--reason"]},
+        )
     from recoup.contact.policy.model import HoldKind
     from recoup.contact.service import do_add_hold
     from recoup.contact.vocab import Channel
@@ -89,6 +120,9 @@ def hold_cmd(
         )
         do_append("contact.hold", {"hold_id": row.id, "kind": row.kind}, session=session, actor=by)
         hold_id = row.id
+    if as_json:
+        typer.echo(json.dumps({"hold_id": hold_id, "borrower_key": borrower, "kind": hk.value}))
+        return
     console.print(f"hold {hold_id} recorded · 已记录暂停 {hold_id}")
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from recoup.console import is_terminal, log_line, make_console
 
 if TYPE_CHECKING:  # the dispatcher's imports are heavy; `recoup --help` should stay fast
     from sqlalchemy import Engine
@@ -19,7 +21,7 @@ if TYPE_CHECKING:  # the dispatcher's imports are heavy; `recoup --help` should 
 
 __all__ = ["register"]
 
-console = Console(emoji=False)
+console = make_console()
 dispatch_app = typer.Typer(
     help="Send due outbox messages through the channel plugins. 发送待发消息。", no_args_is_help=True
 )
@@ -55,6 +57,9 @@ def run_cmd(
     until_empty: Annotated[
         bool, typer.Option("--until-empty", help="Keep going until no message is due.")
     ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object (errors too). 输出 JSON。")
+    ] = False,
 ) -> None:
     """Send one batch of due messages (or all of them), re-checking the contact policy at send time.
 
@@ -73,6 +78,7 @@ def run_cmd(
     engine = get_engine(settings)
     migrate.upgrade(engine)
     total = DispatchReport()
+    log = not is_terminal(sys.stderr)  # a cron job's log gets one line per batch
     with one_dispatcher(engine, what="recoup dispatch run"):
         channels = load_channels(settings)
         try:
@@ -80,11 +86,30 @@ def run_cmd(
             while True:
                 report = run_once(engine, batch=batch, plugins=channels, settings=settings)
                 total.add(report)
+                if log:
+                    log_line("dispatch", "batch: " + _batch_line(report))
                 if not until_empty or report.claimed + report.expired == 0:
                     break
         finally:
             channels.close()
+    if as_json:
+        import json
+
+        typer.echo(
+            json.dumps(
+                {"counts": total.counts(), "claimed": total.claimed, "batches": total.batches},
+                ensure_ascii=False,
+            )
+        )
+        return
     console.print(_summary(total, "Dispatch · 消息发送"))
+
+
+def _batch_line(r: DispatchReport) -> str:
+    return (
+        f"{r.sent} sent, {r.blocked} blocked, {r.deferred} deferred, "
+        f"{r.retried} retried, {r.failed} failed, {r.dead} dead, {r.expired} expired"
+    )
 
 
 @dispatch_app.command("status")
@@ -150,10 +175,7 @@ def _work(engine: Engine, settings: Settings, *, poll: float, batch: int) -> Non
             stop_event=stop,
             batch=batch,
             settings=settings,
-            on_batch=lambda r: console.print(
-                f"batch: {r.sent} sent, {r.blocked} blocked, {r.deferred} deferred, "
-                f"{r.retried} retried, {r.failed} failed, {r.dead} dead, {r.expired} expired"
-            ),
+            on_batch=lambda r: console.print(f"batch: {_batch_line(r)}"),
         )
     finally:
         for sig, handler in previous.items():

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
+from recoup.console import make_console
 from recoup.contact.linter.cli import add_lint
 from recoup.db import upgraded_session
 
 app = typer.Typer(help="Message templates: lint, versions, activation · 话术模板。", no_args_is_help=True)
 add_lint(app)
-console = Console(emoji=False)
+console = make_console()
 
 
 def _preset(preset: str | None) -> str:
@@ -82,7 +82,7 @@ def activate_cmd(
     except TemplateRejected as exc:
         console.print(f"[red]{exc.message}[/red]")
         _problems(exc)
-        raise typer.Exit(1) from None
+        raise typer.Exit(exc.exit_code) from None  # 65: the template was rejected (docs/errors.md)
     console.print(f"active: {label} · 已启用")
 
 
@@ -150,7 +150,7 @@ def render_cmd(
     except TemplateRejected as exc:
         console.print(f"[red]{exc.message}[/red]")
         _problems(exc)
-        raise typer.Exit(1) from None
+        raise typer.Exit(exc.exit_code) from None  # 65: the template was rejected (docs/errors.md)
     # The text is printed as it is: no markup, no emoji codes (":email:" stays ":email:").
     if out.subject:
         console.print(out.subject, markup=False, highlight=False, style="bold")

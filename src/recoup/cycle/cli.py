@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from recoup.console import make_console
 from recoup.portfolio.cli import parse_as_of, progress_reporter
+
+if TYPE_CHECKING:
+    from recoup.cycle.runner import CycleOutcome
 
 app = typer.Typer(
     help="The daily cycle: delinquency, classification, case intake. 每日批处理。", no_args_is_help=True
 )
-console = Console(emoji=False)
+console = make_console()
 
 
 @app.command("run")
@@ -26,6 +31,7 @@ def run_cmd(
         help="Run even if the day's extract is not imported yet, on the last imported book "
         "(recorded; a rerun after the import redoes the steps).",
     ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (errors too). 输出 JSON。"),
 ) -> None:
     """Run the daily cycle over the book as of a date (or replay a range); finished steps are skipped.
 
@@ -36,24 +42,32 @@ def run_cmd(
     from recoup.config import get_settings
     from recoup.cycle.runner import Cycle, run_range
     from recoup.db import get_engine
-    from recoup.errors import RecoupError
+    from recoup.errors import UsageError
     from recoup.lake import get_lake
 
+    if as_of is not None and (start or end):
+        raise UsageError("give either --as-of or --from/--to")
+    if as_of is None and not (start and end):
+        raise UsageError("give --as-of D, or --from D1 --to D2")
+    # Dates are checked before anything is opened: a bad one is a usage error (exit 64).
+    day = parse_as_of(as_of) if as_of is not None else None
+    first = parse_as_of(start, "--from") if start else None
+    last = parse_as_of(end, "--to") if end else None
     settings = get_settings()
     engine = get_engine(settings)
     migrate.upgrade(engine)
-    if as_of is not None and (start or end):
-        raise RecoupError("give either --as-of or --from/--to")
     with progress_reporter("cycle") as prog:
         cycle = Cycle(engine=engine, lake=get_lake(settings), progress=prog)
-        if as_of is not None:
-            outcomes = [cycle.run(parse_as_of(as_of), force=force, allow_stale_book=allow_stale_book)]
-        elif start and end:
-            outcomes = run_range(
-                cycle, parse_as_of(start), parse_as_of(end), force=force, allow_stale_book=allow_stale_book
-            )
+        if day is not None:
+            outcomes = [cycle.run(day, force=force, allow_stale_book=allow_stale_book)]
         else:
-            raise RecoupError("give --as-of D, or --from D1 --to D2")
+            assert first is not None and last is not None
+            outcomes = run_range(cycle, first, last, force=force, allow_stale_book=allow_stale_book)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps({"runs": [_outcome_json(o) for o in outcomes]}, ensure_ascii=False))
+        return
     table = Table(title="Daily cycle · 每日批处理")
     for col in ("as of", "step", "status", "rows", "seconds", "detail"):
         table.add_column(col, justify="right" if col in {"rows", "seconds"} else "left")
@@ -71,6 +85,27 @@ def run_cmd(
                 f"[yellow]{o.as_of}: ran on the book of {o.book_as_of} (manifest {o.manifest_id}); "
                 f"no extract for {o.as_of} was imported · 使用了 {o.book_as_of} 的数据[/]"
             )
+
+
+def _outcome_json(o: CycleOutcome) -> dict[str, object]:
+    return {
+        "as_of": o.as_of.isoformat(),
+        "run_id": o.run_id,
+        "manifest_id": o.manifest_id,
+        "book_as_of": o.book_as_of.isoformat() if o.book_as_of is not None else None,
+        "stale_book": o.stale_book,
+        "interrupted": o.interrupted,
+        "steps": [
+            {
+                "step": s.step,
+                "status": s.status,
+                "rows": s.rows,
+                "seconds": round(s.seconds, 3),
+                "detail": s.detail,
+            }
+            for s in o.steps
+        ],
+    }
 
 
 @app.command("status")

@@ -14,8 +14,14 @@ Steps:
 3. ``scoring`` — accounts in collections scored with the champion self-cure model (if one is
    promoted), with their top 3 reasons and the model version, and segmented (mild / severe / extremely
    severe) by the ``segment`` decision table; D's partition of ``scores`` replaced in one commit.
-4. ``intake`` — the stored promises to pay are judged against D's book, then accounts in collections
-   are mirrored into the DB; one case per borrower opens, is graded, or closes with its reason.
+4. ``intake`` — the stored promises to pay, then the active plans, waivers and settlements
+   (:mod:`recoup.resolutions.judge`) are judged against D's book, then accounts in collections
+   are mirrored into the DB; one case per borrower opens, is graded, or closes with its reason; agency
+   placements whose notice was sent become active, expired ones are recalled, and placed cases that
+   closed, went to legal, got a complaint or were stopped are recalled early (:mod:`recoup.agencies`);
+   every open debt's limitation period is computed and time-barred borrowers flagged to the contact
+   engine (:mod:`recoup.legal.limitation`). Loans sold in a transferred debt sale are left out of this
+   step and the next (:func:`recoup.legal.sales.without_sold`): they are the buyer's.
 5. ``decisions`` — every account in collections gets its decision from the current strategy version
    (and experiment arm), with ``has_promise`` and ``broken_promises`` from D's ``promise_facts``: D's
    partition of ``decisions`` is replaced in one commit, then, in one DB transaction, messages are
@@ -57,6 +63,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from recoup import rules
+from recoup.agencies.recall import do_agency_day
 from recoup.cases.deadlines import do_raise_deadline_tasks
 from recoup.cases.promise_service import do_judge_promises, promise_facts
 from recoup.cases.service import case_facts, do_intake
@@ -71,7 +78,10 @@ from recoup.delinquency.kernel import DelinquencyParams, delinquency
 from recoup.errors import ConfigError, CycleNoExtractError
 from recoup.lake import Book, Lake, book_as_of, latest_manifest
 from recoup.lake.store import Outputs
+from recoup.legal.limitation import do_refresh_limitations
+from recoup.legal.sales import without_sold
 from recoup.locks import exclusive
+from recoup.resolutions.judge import do_judge_resolutions
 from recoup.scoring.features import FEATURES, features
 from recoup.scoring.service import score_accounts
 from recoup.strategy import cycle_value
@@ -339,15 +349,23 @@ class Cycle:
         with session_scope(self.engine) as session:
             book = self._book(as_of, session)
             judged = do_judge_promises(as_of, session=session, book=book)
-            res = do_intake(daily, book, session=session, as_of=as_of, grade_table=self.case_grade)
+            resolved = do_judge_resolutions(
+                as_of, session=session, book=book, in_collections=_in_collections(daily)
+            )
+            kept = without_sold(daily, session=session, as_of=as_of)  # a sold debt is the buyer's
+            res = do_intake(kept, book, session=session, as_of=as_of, grade_table=self.case_grade)
             expired = do_expire_stops(as_of, session=session)
+            placements = do_agency_day(as_of, session=session)
             late = do_raise_deadline_tasks(as_of, session=session)
+            limits = do_refresh_limitations(as_of, session=session, lake_payments=book.scan("payments"))
         promises = ", ".join(f"{n} {s}" for s, n in sorted(judged.items())) or "none"
+        plans = ", ".join(f"{n} {s}" for s, n in sorted(resolved.items())) or "none"
         return res.accounts_open, (
             f"{res.cases_open} open cases ({res.opened} opened, {res.closed} closed today); "
             f"{res.accounts_open} accounts in collections; promises judged: {promises}; "
+            f"plans and waivers judged: {plans}; "
             f"{late.overdue} past their state's deadline, {late.raised} review task(s) raised; "
-            f"{len(expired)} stop(s) expired"
+            f"{len(expired)} stop(s) expired; {placements.summary()}; limitation: {limits.summary()}"
         )
 
     def _recent_attempts(self, as_of: dt.date, days: int = 30) -> pl.DataFrame | None:
@@ -369,6 +387,7 @@ class Cycle:
         with session_scope(self.engine) as session:
             book = self._book(as_of, session)
             plan = load_plan(session=session)  # saves the default strategy as v1 on first use
+            daily = without_sold(daily, session=session, as_of=as_of)
         customers = book.scan("borrowers").select("borrower_id", "customer_type").collect()
         frame = strategy_kernel.decision_frame(
             daily,
@@ -438,6 +457,11 @@ def run_range(
             check_extract(session, end, allow_stale_book=False)
     days = pl.date_range(start, end, "1d", eager=True).to_list()
     return [cycle.run(d, force=force, allow_stale_book=allow_stale_book) for d in days]
+
+
+def _in_collections(daily: pl.DataFrame) -> set[str]:
+    """The loans in collections on the day (what an honoured settlement's case waits to leave)."""
+    return set(daily.filter(pl.col("in_collections")).get_column("loan_id").to_list())
 
 
 def status(*, session: Session, limit: int = 50) -> list[CycleRun]:

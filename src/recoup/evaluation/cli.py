@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from recoup.console import make_console
 
 __all__ = [
     "compare_specs",
@@ -28,7 +29,7 @@ __all__ = [
     "resolve_strategy",
 ]
 
-_err = Console(stderr=True, emoji=False)
+_err = make_console(stderr=True)
 
 
 def _yuan(fen: int) -> str:
@@ -197,19 +198,16 @@ def _capacity(
 
 
 def _date(text: str) -> dt.date:
-    from recoup.evaluation.evaluate import EvaluateError
+    from recoup.errors import parse_day
 
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise EvaluateError(f"--start: {text!r} is not a date (YYYY-MM-DD) · 日期格式错误") from None
+    return parse_day(text, "--start")
 
 
 def _print_result(r: Any) -> None:
     from recoup.contact.vocab import Treatment, label
 
     j = r.to_json()
-    console = Console(emoji=False)
+    console = make_console()
     version = f" v{j['strategy_version']}" if j["strategy_version"] is not None else ""
     title = (
         f"{j['strategy']} ({j['strategy_name']}{version} · {j['strategy_hash']}) — {j['loans']:,} loans 笔, "
@@ -463,7 +461,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(out, ensure_ascii=False))
             return
-        console = Console(emoji=False)
+        console = make_console()
         t = Table(title=f"B − A: {out['b']} − {out['a']} · {loans:,} loans, {days} days, perturb {perturb}")
         for c in ("figure · 指标", "mean · 均值", "95 % CI · 置信区间", "per seed · 各种子"):
             t.add_column(c, justify="left" if c.startswith("figure") else "right")
@@ -530,7 +528,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(info, ensure_ascii=False))
         else:
-            Console(emoji=False).print(
+            make_console().print(
                 f"saved {target}: {run.rows:,} account-days from {loans:,} loans × {days} days, seed {seed}, "
                 f"horizon {horizon} days, {run.violations} violations, {run.seconds:.0f} s · 已保存"
             )

@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from recoup.config import get_settings
+from recoup.console import make_console
 
 app = typer.Typer(
     help="Personal-data encryption keys: fingerprint and rotation. 个人信息加密密钥：指纹与轮换。",
     no_args_is_help=True,
 )
-console = Console(emoji=False, highlight=False, markup=False)
+console = make_console(highlight=False, markup=False)
 
 
 @app.command("fingerprint")

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from recoup.config import get_settings
-from recoup.errors import LedgerError
+from recoup.errors import LedgerError, LedgerFileError
 from recoup.ledger import signing
 from recoup.ledger.hashing import canonical_json, iso
 from recoup.ledger.models import LedgerCheckpoint
@@ -66,7 +66,9 @@ def read_checkpoints(path: Path) -> list[dict[str, Any]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise LedgerError(f"cannot read checkpoint file {path}: {exc}", details={"file": str(path)}) from exc
+        raise LedgerFileError(
+            f"cannot read checkpoint file {path}: {exc}", details={"file": str(path)}
+        ) from None
     items = data if isinstance(data, list) else [data]
     return [_parse_checkpoint(item, f"checkpoint {i} in {path}") for i, item in enumerate(items, 1)]
 

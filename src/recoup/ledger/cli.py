@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from recoup.config import get_settings
+from recoup.console import make_console
 from recoup.db import session_scope
-from recoup.errors import LedgerError, RecoupError
+from recoup.errors import LedgerError, LedgerFileError, RecoupError
 from recoup.ledger import service, signing
 
 app = typer.Typer(
@@ -21,7 +21,7 @@ app = typer.Typer(
     "防篡改审计账本：哈希链与默克尔检查点。",
     no_args_is_help=True,
 )
-console = Console(emoji=False)
+console = make_console()
 
 
 def _load_checkpoints(files: list[Path]) -> list[dict[str, Any]]:
@@ -103,8 +103,9 @@ def _published_line(done: service.PublishedCheckpoint) -> str:
     return f"ledger checkpoint {done.data['upto_seq']} published to {done.path} · 已发布账本检查点"
 
 
-def publish_after_commit() -> None:
-    """Publish a signed checkpoint in a unit of work of its own (call it after the import committed).
+def publish_after_commit(*, err: bool = False) -> None:
+    """Publish a signed checkpoint in a unit of work of its own (call it after the import committed);
+    ``err``: say so on stderr (stdout holds the command's JSON).
 
     A failure is printed as a warning and does not change the exit status: the import itself has
     committed; `recoup ledger publish` (or the next import) publishes the entries later.
@@ -120,7 +121,7 @@ def publish_after_commit() -> None:
             err=True,
         )
         return
-    typer.echo(_published_line(done))
+    typer.echo(_published_line(done), err=err)
 
 
 @app.command("checkpoint")
@@ -174,7 +175,9 @@ def check_proof_cmd(
     try:
         proof = json.loads(proof_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise LedgerError(f"cannot read proof file {proof_file}: {exc}") from exc
+        raise LedgerFileError(
+            f"cannot read proof file {proof_file}: {exc}", details={"file": str(proof_file)}
+        ) from None
     trusted = service.read_checkpoints(checkpoint)[-1] if checkpoint is not None else None
     if not isinstance(proof, dict) or not service.verify_entry_proof(proof, trusted):
         raise LedgerError(f"proof in {proof_file} does not verify", details={"reason": "proof"})

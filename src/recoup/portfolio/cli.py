@@ -3,39 +3,43 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from recoup.errors import ImportFileError
+from recoup.console import is_terminal, make_console, progress_lines
+from recoup.errors import ImportFileError, ImportNotFoundError, parse_day
 from recoup.portfolio.flows import ImportOutcome
 from recoup.portfolio.flows import Progress as ProgressFn
 from recoup.portfolio.rejects import EXIT_REJECTED
 
-console = Console(emoji=False)
+console = make_console()
 
 
-def parse_as_of(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ImportFileError(f"--as-of {text!r} is not a date (YYYY-MM-DD)") from None
+def parse_as_of(text: str, option: str = "--as-of") -> dt.date:
+    """A date option; a bad one is a usage error (exit 64) naming the option."""
+    return parse_day(text, option)
 
 
 @contextmanager
 def progress_reporter(title: str) -> Iterator[ProgressFn]:
-    """A rich spinner that shows the current step; silent when output is not a terminal."""
+    """A rich spinner that shows the current step on a terminal; timestamped log lines on stderr, one
+    per step, when stderr is not a terminal (a cron job's log)."""
+    if not is_terminal(sys.stderr):
+        with progress_lines(title) as report:
+            yield report
+        return
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
-        console=Console(stderr=True, emoji=False),
+        console=make_console(stderr=True),
         transient=True,
     ) as prog:
         task = prog.add_task(title, total=None)
@@ -63,6 +67,38 @@ def _publication(out: ImportOutcome) -> str:
         f"Import the rest (or the whole day with `recoup import DIR`), or run again with --publish to "
         f"publish the day as it is. / 已加入 {day} 的数据，账簿尚未发布。"
     )
+
+
+def outcome_json(out: ImportOutcome) -> dict[str, object]:
+    """The import's outcome as one JSON object (``recoup import --json``)."""
+    return {
+        "as_of": out.as_of.isoformat(),
+        "noop": out.noop,
+        "published": out.published,
+        "manifest_id": out.manifest_id,
+        "files": [
+            {
+                "dataset": f.dataset,
+                "file": f.path.name,
+                "encoding": f.encoding,
+                "rows": f.rows,
+                "skipped": f.skipped,
+                "inserted": f.result.inserted if f.result else 0,
+                "updated": f.result.updated if f.result else 0,
+                "deleted": f.result.deleted if f.result else 0,
+                "rejected": f.rejected,
+                "version": f.result.version if f.result else None,
+                "reject_file": str(f.reject_file) if f.reject_file else None,
+            }
+            for f in out.files
+        ],
+        "rejected": out.rejected,
+        "rejects_dir": str(out.rejects_dir) if out.rejects_dir is not None else None,
+        "present": list(out.present),
+        "missing": list(out.missing),
+        "warnings": list(out.warnings),
+        "message": _publication(out),
+    }
 
 
 def print_outcome(out: ImportOutcome) -> None:
@@ -139,6 +175,7 @@ def register(app: typer.Typer) -> None:
             "--publish",
             help="With DATASET FILE: publish the day now, even if datasets the mapping declares are missing.",
         ),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object (errors too). 输出 JSON。"),
     ) -> None:
         """Import extract files into the lake: `import loans FILE --as-of D` or `import DIR --as-of D`.
 
@@ -156,6 +193,18 @@ def register(app: typer.Typer) -> None:
         from recoup.portfolio.spec import DATASETS
 
         d = parse_as_of(as_of)
+        if file is None:
+            path = Path(target)
+            if not path.exists():
+                raise ImportNotFoundError(
+                    f"{target}: no such directory (has the day's extract arrived?) · 目录不存在",
+                    details={"path": target},
+                )
+            if not path.is_dir():
+                hint = " (give DATASET FILE, or a directory)" if target in DATASETS else ""
+                raise ImportFileError(f"{target}: not a directory{hint}")
+        elif not file.exists():
+            raise ImportNotFoundError(f"{file}: no such file · 文件不存在", details={"path": str(file)})
         settings = get_settings()
         upgrade(get_engine(settings))
         checked_key(settings)  # refuse another PII key, or a lost one, before reading anything
@@ -172,17 +221,18 @@ def register(app: typer.Typer) -> None:
                 "progress": prog,
             }
             if file is None:
-                path = Path(target)
-                if not path.is_dir():
-                    hint = " (give DATASET FILE, or a directory)" if target in DATASETS else ""
-                    raise ImportFileError(f"{target}: not a directory{hint}")
-                out = import_dir(path, **common)  # type: ignore[arg-type]
+                out = import_dir(Path(target), **common)  # type: ignore[arg-type]
             else:
                 out = import_file(target, file, publish=publish, **common)  # type: ignore[arg-type]
-        print_outcome(out)
+        if as_json:
+            import json
+
+            typer.echo(json.dumps(outcome_json(out), ensure_ascii=False, default=str))
+        else:
+            print_outcome(out)
         # Only now, after the import's unit of work committed: publish the signed ledger checkpoint.
         from recoup.ledger.cli import publish_after_commit
 
-        publish_after_commit()
+        publish_after_commit(err=as_json)
         if out.rejected:
             raise typer.Exit(EXIT_REJECTED)

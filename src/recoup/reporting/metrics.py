@@ -249,7 +249,8 @@ def loss_forecast(roll: pl.DataFrame) -> float:
 def markov_projection(matrix: pl.DataFrame) -> pl.DataFrame:
     """DESIGN.md §5 absorbing chain: each bucket's eventual paid-versus-loss split (METRICS.md 迁徙率).
 
-    ``matrix`` is a balance-weighted :func:`roll_rate_matrix`. Transient states C … M6; absorbing *paid* =
+    ``matrix`` is a :func:`roll_rate_matrix`, balance- or count-weighted (the projection is in that
+    weight: shares of balance, or of accounts). Transient states C … M6; absorbing *paid* =
     ``paid_off`` and *loss* = ``written_off`` + ``M7+`` (M7+ taken as charged off). With Q the
     transient→transient block and R the transient→absorbing block, N = (I − Q)⁻¹ and B = N·R. Returns one
     row per transient bucket: ``bucket, eventual_paid, eventual_loss`` (summing to 1; null for buckets with

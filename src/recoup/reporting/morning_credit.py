@@ -62,7 +62,7 @@ def credited_frame(start: dt.date, end: dt.date, *, session: Session) -> pl.Data
         pl.col("end_date").is_null()
         | (pl.col("end_date") > pl.col("start_date")),  # an empty one covers no day
     )
-    names = dict(session.execute(select(AppUser.username, AppUser.id)).tuples().all())
+    names = dict(session.execute(select(AppUser.username, AppUser.id)).all())
     prom = session.execute(
         select(
             PromiseToPay.case_id,

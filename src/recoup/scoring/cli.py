@@ -7,14 +7,15 @@ from pathlib import Path
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
+
+from recoup.console import make_console
 
 app = typer.Typer(
     help="Risk models: fit, train, list, promote, report. 风险模型：训练、登记、晋升、报告。",
     no_args_is_help=True,
 )
-console = Console(emoji=False)
+console = make_console()
 
 
 @app.command("fit")

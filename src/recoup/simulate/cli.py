@@ -6,26 +6,22 @@ import datetime as dt
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from recoup.console import make_console
+from recoup.errors import parse_day
 from recoup.simulate.params import SimulateError
 
 app = typer.Typer(
     help="The digital twin: a simulated lender and its borrowers. 数字孪生：模拟的贷款机构与借款人。",
     no_args_is_help=True,
 )
-console = Console(emoji=False)
+console = make_console()
 
 
 def _date(text: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise SimulateError(
-            f"{option} {text!r} is not a date (YYYY-MM-DD) / 日期格式应为 YYYY-MM-DD"
-        ) from None
+    return parse_day(text, option)
 
 
 @app.command("generate")
@@ -59,7 +55,7 @@ def generate_cmd(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True, emoji=False),
+        console=make_console(stderr=True),
         transient=True,
     ) as prog:
         task = prog.add_task("simulating days / 模拟中", total=days)
@@ -135,5 +131,5 @@ def stats_cmd(
     window = int(stats.get_column("recovery_window_days").max() or 0)  # type: ignore[arg-type]
     console.print(
         f"M1 cure: balance-weighted (count-weighted beside it); roll rates balance-weighted month-end to "
-        f"month-end; 90+ recovery over {window} days from the first day. 口径见 METRICS.md。"
+        f"month-end; 90+ recovery over {window} days from the first day. 口径见 docs/metrics.md。"
     )

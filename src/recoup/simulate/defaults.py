@@ -113,7 +113,7 @@ PRODUCTS = (
         target=Target(
             (0.35, 0.70),
             _RECOVERY_90,
-            "UCI Taiwan cards (../shared/data): 39 % of accounts late in April not late in September",
+            "UCI Taiwan cards (Yeh & Lien 2009): 39 % of accounts late in April not late in September",
         ),
     ),
     Product(

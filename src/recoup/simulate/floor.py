@@ -56,6 +56,7 @@ DEMO_PEOPLE: Final = (
     ("field1", "field_agent", "外访员一", "field_agent"),
     ("field2", "field_agent", "外访员二", "field_agent"),
     ("agency1", "agency", "委外机构一", "agency"),
+    ("agency2", "agency", "委外机构二", "agency"),
     ("compliance1", "compliance", "合规专员一", None),
 )
 TALK_MINUTES: Final = 8  # a call with its wrap-up, as a collector plans the day

@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from recoup.console import make_console
 
 app = typer.Typer(
     help="Collection strategies as versioned data, experiments and daily decisions. 催收策略与决策。",
     no_args_is_help=True,
 )
-console = Console(emoji=False)
+console = make_console()
 
 
 def _engine() -> Any:

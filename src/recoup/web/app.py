@@ -176,13 +176,20 @@ def _install_pages(app: FastAPI, s: Settings) -> None:
 def page_routers() -> list[APIRouter]:
     """Every server-rendered page's router (no prefix, not in the OpenAPI schema)."""
     from recoup.web.admin_home import admin_routers
+    from recoup.web.agencies_detail_pages import router as agency_detail_router
+    from recoup.web.agencies_pages import router as agencies_pages_router
     from recoup.web.apidocs import router as docs_router
+    from recoup.web.audit_pages import router as audit_router
     from recoup.web.case_actions import router as case_actions_router
     from recoup.web.case_page import router as case_router
+    from recoup.web.complaints_holds import router as holds_router
+    from recoup.web.complaints_pages import router as complaints_router
     from recoup.web.field import router as field_router
+    from recoup.web.legal_pages import router as legal_router
     from recoup.web.morning import router as morning_router
     from recoup.web.pages import router as pages_router
     from recoup.web.privacy_pages import router as privacy_router
+    from recoup.web.resolutions_pages import router as resolutions_pages_router
 
     return [
         pages_router,
@@ -191,13 +198,21 @@ def page_routers() -> list[APIRouter]:
         morning_router,
         docs_router,
         privacy_router,
+        resolutions_pages_router,
+        audit_router,
+        complaints_router,
+        holds_router,
         field_router,
+        legal_router,
+        agencies_pages_router,
+        agency_detail_router,
         *admin_routers(),
     ]
 
 
 def api_routers() -> list[APIRouter]:
     """Every domain's API router (each mounted under :data:`API`)."""
+    from recoup.agencies.views import router as agencies_router
     from recoup.auth.views import router as auth_router
     from recoup.cases.allocate_views import router as allocation_router
     from recoup.cases.assist_views import router as assists_router
@@ -205,8 +220,12 @@ def api_routers() -> list[APIRouter]:
     from recoup.cases.views import router as cases_router
     from recoup.cases.visit_views import router as visits_router
     from recoup.cases.work_views import router as work_router
+    from recoup.complaints.views import router as complaints_router
     from recoup.contact.views import router as channels_router
+    from recoup.legal.sale_views import router as legal_sales_router
+    from recoup.legal.views import router as legal_router
     from recoup.privacy.views import router as privacy_router
+    from recoup.resolutions.views import router as resolutions_router
 
     return [
         auth_router,
@@ -218,6 +237,11 @@ def api_routers() -> list[APIRouter]:
         visits_router,
         channels_router,
         privacy_router,
+        resolutions_router,
+        complaints_router,
+        agencies_router,
+        legal_router,
+        legal_sales_router,
     ]
 
 

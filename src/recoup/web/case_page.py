@@ -90,6 +90,11 @@ def log_call(
     if logged.verdict.verdict != "allowed":
         why = tr(request, user, "The contact policy would not have allowed it")
         done += f" {why}: {', '.join(logged.verdict.rules)}"
+    if logged.complaint_id is not None:
+        opened = tr(
+            request, user, "Entered in the complaints register as #{n}; contact is on hold until closed."
+        )
+        done += " · " + opened.format(n=logged.complaint_id)
     return _case_with_flash(request, user, case, session, done)
 
 

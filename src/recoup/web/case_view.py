@@ -52,6 +52,7 @@ from recoup.web.labels import (
 )
 from recoup.web.pages import settings_of
 from recoup.web.privacy_pages import pii_block
+from recoup.web.resolutions_pages import resolution_block
 from recoup.web.templating import render, request_locale
 
 #: The contact point roles that are the borrower themselves.
@@ -486,6 +487,7 @@ def case_context(request: Request, user: AppUser, case: Case, session: DbSession
         "field_agents": _field_agents(session=session) if can_work else [],
         "assist_kinds": list(ASSIST_KIND_LABELS.items()),
         "pii": pii_block(request, case, session=session),  # masked phones, ID number, addresses; reveal
+        "resolution": resolution_block(request, user, case, session=session),  # plans, waivers, settlements
         "watermark": True,
     }
 

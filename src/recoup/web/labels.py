@@ -100,5 +100,6 @@ RESULT_LABELS = [
     (LogResult.CALLBACK_REQUESTED.value, N_("call back later")),
     (LogResult.HARDSHIP.value, N_("hardship")),
     (LogResult.DISPUTE.value, N_("dispute")),
+    (LogResult.COMPLAINT.value, N_("complaint")),
     (LogResult.WRONG_NUMBER.value, N_("wrong number")),
 ]

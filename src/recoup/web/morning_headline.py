@@ -17,6 +17,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 
 from recoup.cases.models import Case
+from recoup.complaints.register import register_counts
 from recoup.errors import RecoupError
 from recoup.lake import book_as_of
 from recoup.money import round_half_up
@@ -96,6 +97,8 @@ def tables(ctx: Context) -> list[Table]:
     unheld = ctx.session.scalar(
         select(func.count()).select_from(Case).where(Case.status == "open", Case.holder_id.is_(None))
     )
+    got = register_counts(session=ctx.session, day=as_of)
+    complaints = {"count": got["received"], "open": got["open"], "overdue": got["overdue"]}
     last = curve.filter(pl.col("date") == as_of)
     rate_now = last.get_column("rate")[0] if last.height else None
     rate_prev = last.get_column("prev_rate")[0] if last.height else None
@@ -163,7 +166,7 @@ def tables(ctx: Context) -> list[Table]:
             "count": due.height,
             "amount": int(due.get_column("amount").sum() or 0),
         },
-        {"key": "complaints", "figure": N_("Complaints"), "start": as_of, "end": as_of, "count": 0},
+        {"key": "complaints", "figure": N_("Complaints"), "start": as_of, "end": as_of, **complaints},
         {
             "key": "stopped",
             "figure": N_("Stopped cases (停催)"),
@@ -191,7 +194,11 @@ def tables(ctx: Context) -> list[Table]:
             kpis,
             start=m0,
             end=as_of,
-            note=N_("Complaints are 0 until recoup keeps a complaints register."),
+            note=N_(
+                "Complaints received on the day, from the complaints register; the card also shows those "
+                "open at the day's end and those overdue this morning (15 calendar days to answer, 30 once "
+                "extended)."
+            ),
         ),
         Table(
             "collections",

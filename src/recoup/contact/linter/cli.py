@@ -1,7 +1,8 @@
 """``recoup template lint``: lint a message template (a file or ``--text``).
 
-Exit status: 0 no findings, 1 findings, 2 bad input (raised as :class:`LintInputError`; the main CLI prints
-it). With ``--json`` stdout holds exactly one JSON object ``{"ok", "findings": [...]}``.
+Exit status: 0 no findings, 1 findings, 64 bad input (an unknown preset, locale, channel or party:
+:class:`LintInputError`), 66 a file that cannot be read; the main CLI prints the error. With ``--json``
+stdout holds exactly one JSON object ``{"ok", "findings": [...]}``, or the error envelope.
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from recoup.contact.linter.engine import lint
+from recoup.console import make_console
 from recoup.contact.linter.model import LintContext, LintFileError, LintInputError, LintResult
 
 __all__ = ["add_lint", "register"]
@@ -37,7 +37,7 @@ def _read(file: Path | None, text: str | None) -> str:
 
 
 def _print_table(result: LintResult) -> None:
-    console = Console(emoji=False)
+    console = make_console()
     if result.ok:
         console.print("[green]OK[/] 未发现问题 · no findings")
         return
@@ -94,6 +94,8 @@ def add_lint(template_app: typer.Typer) -> None:
             first_contact=first_contact,
             party=party,
         )
+        from recoup.contact.linter.engine import lint  # the lexicon is slow to load: not for `--help`
+
         result = lint(message, preset=preset, locale=locale, channel=channel, context=context)
         if as_json:
             typer.echo(json.dumps(result.to_json(), ensure_ascii=False))

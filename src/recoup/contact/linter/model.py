@@ -15,13 +15,14 @@ class LintInputError(RecoupError):
     """Bad input to the linter: unknown preset, locale, channel or party; no text."""
 
     code = "linter.bad_input"
-    exit_code = 2
+    exit_code = 64  # EX_USAGE: an option has a value the linter does not know
 
 
 class LintFileError(LintInputError):
     """The template file cannot be read."""
 
     code = "linter.bad_file"
+    exit_code = 66  # EX_NOINPUT
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,16 @@ from typing import Any
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 
+from recoup.console import make_console
 from recoup.db import upgraded_session
 
 app = typer.Typer(
     help="Contact policy: scenario checks, presets, audit. 联系合规策略：场景校验、预设、稽核。",
     no_args_is_help=True,
 )
-console = Console(emoji=False)
+console = make_console()
 
 
 @app.command("check")
@@ -138,7 +138,7 @@ def audit_cmd(
     from recoup.portfolio.cli import parse_as_of
 
     settings = get_settings()
-    d1, d2 = parse_as_of(start), parse_as_of(end)
+    d1, d2 = parse_as_of(start, "--from"), parse_as_of(end, "--to")
     name = preset or settings.jurisdiction
     with upgraded_session() as session:
         found = list(

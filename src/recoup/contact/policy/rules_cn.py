@@ -194,12 +194,37 @@ _content_rule(
     _NIFA,
 )
 
+
+class _OutsourcingParams(Params):
+    notify_borrower: bool = True
+
+
+@register
+class CNOutsourcing(Rule):
+    """CN-OUTSRC: agencies on a white list reviewed yearly, and the borrower told before the account is
+    outsourced. It judges placements (:mod:`recoup.agencies.placement` reads ``notify_borrower``), never a
+    contact attempt: an agency's contacts obey the same rules as the lender's."""
+
+    id = "CN-OUTSRC"
+    title = (
+        "委外机构须在年度评估的白名单内；委外前告知借款人",
+        "Agencies on a white list reviewed yearly; the borrower told before outsourcing",
+    )
+    source = _NIFA
+    Params = _OutsourcingParams
+    params: _OutsourcingParams
+
+    def check(self, ctx: Ctx) -> Result:
+        return None
+
+
 __all__ = [
     "CN3PGate",
     "CNContactsData",
     "CNFreqConn",
     "CNFreqDial",
     "CNFreqInt",
+    "CNOutsourcing",
     "CNParty",
     "CNTime",
     "ContentRule",

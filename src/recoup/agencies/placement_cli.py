@@ -1,0 +1,320 @@
+"""``recoup agency place|recall|day|deletion|shares|statement|confirm`` and ``recoup report agencies``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from recoup.agencies.cli_common import (
+    ACTOR,
+    JSON_OPT,
+    app,
+    console,
+    emit,
+    parse_date,
+    parse_month,
+    pct,
+    today,
+    user_named,
+    yuan,
+)
+from recoup.db import upgraded_session
+from recoup.errors import NotFoundError, UsageError
+
+__all__ = ["report_agencies"]
+
+# --- placements ----------------------------------------------------------------------------------------
+
+
+@app.command("place")
+def place_cmd(
+    as_of: str | None = typer.Option(None, "--as-of", help="the placement day (default today)"),
+    agency: list[str] = typer.Option([], "--agency", help="agency code (repeat; default every eligible one)"),
+    case: list[int] = typer.Option(
+        [], "--case", help="a case id (repeat; default: open agency_placement tasks)"
+    ),
+    seed: int | None = typer.Option(None, "--seed", help="random seed (recorded on the batch)"),
+    days: int = typer.Option(30, "--days", help="days until the placements expire"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Place a random, stratified batch (赛马) by this month's shares. 分批委外。"""
+    from recoup.agencies.placement import do_place_batch
+    from recoup.config import get_settings
+
+    day = parse_date(as_of, "--as-of") or today()
+    with upgraded_session() as session:
+        res = do_place_batch(
+            day,
+            session=session,
+            actor=ACTOR,
+            settings=get_settings(),
+            case_ids=case or None,
+            agencies=agency or None,
+            seed=seed,
+            days=days,
+        )
+        out = {
+            "batch_id": res.batch.id,
+            "as_of": day.isoformat(),
+            "expires_on": res.batch.expires_on.isoformat(),
+            "seed": res.batch.seed,
+            "shares": res.batch.shares,
+            "notice_required": res.batch.notice_required,
+            **res.counts(),
+        }
+    if as_json:
+        emit({"batch": out})
+        return
+    console.print(
+        Text(
+            f"batch {out['batch_id']} ({day}, seed {out['seed']}, expires {out['expires_on']}): "
+            f"{out['placed']} placed — {out['active']} active, {out['pending_notice']} awaiting the "
+            f"borrower's notice, {out['cancelled']} cancelled; shares {out['shares']}; "
+            f"{out['tasks_done']} agency_placement task(s) done / 已委外 {out['placed']} 件"
+        )
+    )
+
+
+@app.command("recall")
+def recall_cmd(
+    placement: list[int] = typer.Argument(None, help="placement ids"),
+    expired: bool = typer.Option(False, "--expired", help="recall every placement past its expiry"),
+    reason: str = typer.Option("manual", "--reason", help="complaint, death, lawsuit, manual …"),
+    note: str = typer.Option("", "--note"),
+    on: str | None = typer.Option(None, "--on", help="YYYY-MM-DD (default today)"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Recall placements now (access revoked at once), or every expired one. 召回。"""
+    from recoup.agencies.models import Placement
+    from recoup.agencies.recall import do_recall, do_recall_expired
+
+    day = parse_date(on, "--on") or today()
+    if not placement and not expired:
+        raise UsageError(
+            "name placement ids or --expired · 请指定委外编号或 --expired", details={"option": "--expired"}
+        )
+    with upgraded_session() as session:
+        done = do_recall_expired(day, session=session, actor=ACTOR) if expired else []
+        for pid in placement or []:
+            p = session.get(Placement, pid)
+            if p is None:
+                raise NotFoundError(f"no placement {pid} / 委外 {pid} 不存在", details={"placement_id": pid})
+            do_recall(p, reason=reason, note=note, on=day, session=session, actor=ACTOR)
+            done.append(pid)
+    if as_json:
+        emit({"recalled": done})
+        return
+    typer.echo(f"{len(done)} placement(s) recalled / 已召回 {len(done)} 件")
+
+
+@app.command("day")
+def day_cmd(
+    as_of: str | None = typer.Option(None, "--as-of", help="YYYY-MM-DD (default today)"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """What the cycle does each day: activate notified placements, recall expired and early ones.
+    日终处理。"""
+    from recoup.agencies.recall import do_agency_day
+
+    with upgraded_session() as session:
+        res = do_agency_day(parse_date(as_of, "--as-of") or today(), session=session, actor=ACTOR)
+    if as_json:
+        emit({"activated": res.activated, "cancelled": res.cancelled, "recalled": res.recalled})
+        return
+    typer.echo(res.summary())
+
+
+@app.command("deletion")
+def deletion_cmd(
+    placement: list[int] = typer.Argument(..., help="recalled placement ids"),
+    ref: str = typer.Option(..., "--ref", help="the agency's reference for the deletion"),
+    by: str = typer.Option(..., "--by", help="who records it (the agency's user, or the lender's)"),
+) -> None:
+    """Record the agency's confirmation that it deleted recalled cases' data. 确认数据删除。"""
+    from recoup.agencies.models import Placement
+    from recoup.agencies.recall import do_confirm_deletion
+
+    with upgraded_session() as session:
+        items = []
+        for pid in placement:
+            p = session.get(Placement, pid)
+            if p is None:
+                raise NotFoundError(f"no placement {pid} / 委外 {pid} 不存在", details={"placement_id": pid})
+            items.append(p)
+        do_confirm_deletion(items, by=user_named(by, session), ref=ref, session=session)
+    typer.echo(f"deletion confirmed for {len(placement)} placement(s) / 已确认删除")
+
+
+@app.command("shares")
+def shares_cmd(
+    month: str | None = typer.Option(None, "--month", help="YYYY-MM ranked (default last month)"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Rank the agencies on a month and set their shares of the month after (赛马). 设定下月份额。"""
+    from recoup.agencies.ranking import do_set_next_shares
+    from recoup.config import get_settings
+
+    m = parse_month(month)
+    with upgraded_session() as session:
+        made = do_set_next_shares(m, session=session, actor=ACTOR, tz=get_settings().tz)
+        rows: list[dict[str, Any]] = [
+            {"month": s.month, "agency_id": s.agency_id, "share_bp": s.share_bp, "rank": s.rank} for s in made
+        ]
+    if as_json:
+        emit({"shares": rows})
+        return
+    for r in rows:
+        typer.echo(f"{r['month']}: agency {r['agency_id']} rank {r['rank']} share {pct(r['share_bp'])}")
+
+
+@app.command("statement")
+def statement_cmd(
+    code: str = typer.Argument(...),
+    month: str | None = typer.Option(None, "--month", help="YYYY-MM (default last month)"),
+    xlsx: Path | None = typer.Option(None, "--xlsx", help="write the statement as XLSX here"),
+    pdf: Path | None = typer.Option(None, "--pdf", help="write the statement as PDF here"),
+    locale: str = typer.Option("zh_CN", "--locale", help="zh_CN or en"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Issue (or reissue, before any confirmation) an agency's monthly commission statement. 佣金结算单。"""
+    from recoup.agencies.models import AgencyContract
+    from recoup.agencies.register import get_agency
+    from recoup.agencies.statement_files import statement_pdf, statement_xlsx
+    from recoup.agencies.statements import do_issue_statement
+    from recoup.config import get_settings
+
+    if locale not in ("zh_CN", "en"):
+        raise UsageError(
+            f"--locale {locale!r}: zh_CN or en · 语言须为 zh_CN 或 en", details={"option": "--locale"}
+        )
+    m = parse_month(month)
+    with upgraded_session() as session:
+        a = get_agency(code, session=session)
+        s = do_issue_statement(a, m, session=session, actor=ACTOR, tz=get_settings().tz, today=today())
+        contract = session.get(AgencyContract, s.contract_id) if s.contract_id else None
+        ref = contract.ref if contract else None
+        if xlsx is not None:
+            xlsx.write_bytes(statement_xlsx(s, a, locale=locale, contract_ref=ref))
+        if pdf is not None:
+            pdf.write_bytes(statement_pdf(s, a, locale=locale, contract_ref=ref).pdf)
+        out: dict[str, Any] = {
+            "id": s.id,
+            "agency": a.code,
+            "month": m,
+            "lines": s.lines,
+            "collected": s.collected,
+            "gross": s.gross,
+            "complaint_penalty": s.complaint_penalty,
+            "qa_penalty": s.qa_penalty,
+            "net": s.net,
+            "payable": s.payable,
+            "sha256": s.sha256,
+            "status": s.status,
+        }
+    if as_json:
+        emit({"statement": out})
+        return
+    table = Table(title=f"{code} {m} · 佣金结算单 (statement {out['id']})", box=box.SIMPLE_HEAD)
+    for h in (
+        "bucket\n账龄",
+        "placed\n委外",
+        "collected\n回款",
+        "recovery\n回收率",
+        "rate\n比例",
+        "commission\n佣金",
+    ):
+        table.add_column(h, justify="left" if h.startswith("bucket") else "right")
+    for ln in out["lines"]:
+        table.add_row(
+            ln["bucket"],
+            yuan(ln["placed_amount"]),
+            yuan(ln["collected"]),
+            pct(ln["recovery_bp"]),
+            pct(ln["rate_bp"]),
+            yuan(ln["commission"]),
+        )
+    console.print(table)
+    console.print(
+        f"gross 佣金 {yuan(out['gross'])} − complaints 投诉 {yuan(out['complaint_penalty'])} − QA 质检 "
+        f"{yuan(out['qa_penalty'])} = net 净额 {yuan(out['net'])}; payable 应付 {yuan(out['payable'])}; "
+        f"sha256 {out['sha256'][:16]}…"
+    )
+
+
+@app.command("confirm")
+def confirm_cmd(
+    statement: int = typer.Argument(..., help="statement id"),
+    side: str = typer.Option(..., "--side", help="lender or agency"),
+    by: str = typer.Option(..., "--by", help="the confirming user / 确认人"),
+) -> None:
+    """One side's confirmation of a statement (both sides confirm). 确认结算单。"""
+    from recoup.agencies.statements import do_confirm_statement, get_statement
+
+    with upgraded_session() as session:
+        s = do_confirm_statement(
+            get_statement(statement, session=session), user_named(by, session), side, session=session
+        )
+        status = s.status
+    typer.echo(f"statement {statement}: confirmed by the {side} ({by}); {status} / 已确认")
+
+
+def report_agencies(
+    month: str | None = typer.Option(None, "--month", help="YYYY-MM (default last month)"),
+    as_json: bool = JSON_OPT,
+) -> None:
+    """Recovery, commission and complaints per agency for a month, ranked (赛马). 委外机构报表。"""
+    from recoup.agencies.ranking import agency_report, awaiting_placement
+    from recoup.config import get_settings
+
+    m = parse_month(month)
+    with upgraded_session() as session:
+        rows = agency_report(m, session=session, tz=get_settings().tz)
+        waiting = awaiting_placement(session=session)
+    if as_json:
+        emit({"month": m, "agencies": rows, "awaiting_placement": waiting})
+        return
+    if not rows:
+        typer.echo("no agency registered: `recoup agency register` / 暂无委外机构")
+        return
+    table = Table(title=f"Agencies {m} · 委外机构 (`recoup report agencies`)", box=box.SIMPLE_HEAD)
+    heads = (
+        "rank\n排名",
+        "agency\n机构",
+        "placed\n委外案件",
+        "amount placed\n委外金额",
+        "collected\n回款",
+        "recovery\n回收率",
+        "commission\n佣金",
+        "penalties\n扣款",
+        "payable\n应付",
+        "complaints\n投诉",
+        "per 10k\n万件投诉",
+        "next share\n下月份额",
+    )
+    for h in heads:
+        table.add_column(h, justify="left" if h.startswith("agency") else "right", no_wrap=True)
+    for r in rows:
+        table.add_row(
+            str(r["rank"]),
+            Text(f"{r['code']} {r['name']}" + (" ✗" if r["vetoed"] else "")),
+            f"{r['placements']:,}",
+            yuan(r["placed_amount"]),
+            yuan(r["collected"]),
+            pct(r["recovery_bp"]),
+            yuan(r["gross"]),
+            yuan(r["complaint_penalty"] + r["qa_penalty"]),
+            yuan(r["payable"]),
+            str(r["complaints"]),
+            f"{r['complaints_per_10k']:.0f}",
+            pct(r["next_share_bp"]),
+        )
+    console.print(table)
+    typer.echo(
+        f"{waiting} case(s) with an open agency_placement task await the next batch "
+        f"(`recoup agency place`) / 待委外案件 {waiting} 件; ✗ = over the complaints veto"
+    )
