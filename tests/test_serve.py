@@ -126,8 +126,9 @@ def test_a_port_in_use_is_a_coded_error(tmp_path: Path) -> None:
         plain = subprocess.run(
             [RECOUP, "serve", "--port", str(port)], env=env, capture_output=True, text=True, timeout=60
         )
-    assert as_json.returncode == 69 and as_json.stdout == ""
-    envelope = json.loads(as_json.stderr)
+    # With --json the error is one envelope on stdout (docs/errors.md), nothing on stderr.
+    assert as_json.returncode == 69 and as_json.stderr == ""
+    envelope = json.loads(as_json.stdout)
     assert envelope["error"]["code"] == "serve.port_in_use"
     assert envelope["error"]["details"]["port"] == port
     assert plain.returncode == 69 and "[serve.port_in_use]" in plain.stderr and str(port) in plain.stderr
