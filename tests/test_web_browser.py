@@ -193,6 +193,30 @@ def test_a_collector_works_the_top_case_in_a_real_browser(live: dict[str, object
             browser.close()
 
 
+def test_a_compliance_officer_reads_the_audit_ledger_in_a_real_browser(live: dict[str, object]) -> None:
+    """compliance1 opens the audit ledger from the nav: entries newest first, the chain verified (the
+    panel loads through htmx), one entry with its payload. A screenshot of each page."""
+    from playwright.sync_api import sync_playwright
+
+    base, shots = str(live["base"]), Path(str(live["shots"]))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            _sign_in_anyone(page, base, "compliance1")
+            page.locator("header a[href='/audit']").click()
+            page.wait_for_url(base + "/audit")
+            page.locator("#audit-verify .tag.ok", has_text="哈希链校验通过").wait_for()
+            assert 1 <= page.locator("#audit-entries tbody tr").count() <= 100
+            page.screenshot(path=str(shots / "audit-01-ledger-zh.png"), full_page=False)
+            page.locator("#audit-entries tbody tr").first.locator("a").first.click()
+            page.wait_for_url(f"{base}/audit/*")
+            assert "哈希链校验至此条目均通过" in page.locator("main").inner_text()
+            page.screenshot(path=str(shots / "audit-02-entry-zh.png"), full_page=True)
+        finally:
+            browser.close()
+
+
 def test_the_case_page_sends_a_message_and_schedules_a_callback_in_a_real_browser(
     live: dict[str, object],
 ) -> None:
@@ -232,6 +256,90 @@ def test_the_case_page_sends_a_message_and_schedules_a_callback_in_a_real_browse
             assert "Repayment schedule" in page.content()
             page.screenshot(path=str(shots / "11-case-message-en.png"), full_page=True)
             page.goto(base + "/lang/zh_CN?next=/queue")
+        finally:
+            browser.close()
+
+
+def test_a_complaint_is_logged_on_a_call_worked_and_closed_in_a_real_browser(live: dict[str, object]) -> None:
+    """collector1 logs a complaint on a call (the case page says it is in the register and contact is on
+    hold); compliance1 finds it in the register, registers a hotline complaint by form, assigns itself,
+    extends the deadline and closes the complaint; the holds page shows the hold ended. Screenshots of
+    each page (zh_CN, and the register in English)."""
+    from playwright.sync_api import sync_playwright
+
+    base, shots = str(live["base"]), Path(str(live["shots"]))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            worker = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            _sign_in(worker, base, "collector1")
+            worker.locator("#queue tbody tr").first.locator("a").first.click()
+            worker.wait_for_url(f"{base}/cases/*")
+            case_id = worker.url.rsplit("/", 1)[1]
+            worker.fill("#log-note", "借款人投诉催收电话太频繁")
+            worker.locator("#log button[value=complaint]").click()
+            worker.locator(".flash", has_text="已记入投诉登记").wait_for()
+            worker.screenshot(path=str(shots / "complaints-01-case-logged-zh.png"), full_page=False)
+
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            _sign_in_anyone(page, base, "compliance1")
+            page.locator("header a[href='/complaints']").click()
+            page.wait_for_url(base + "/complaints")
+            row = page.locator("#register tbody tr", has_text=f"案件 {case_id}")
+            assert row.count() == 1 and "通话中提出" in row.inner_text()
+            page.screenshot(path=str(shots / "complaints-02-register-zh.png"), full_page=True)
+
+            page.select_option("#c-source", "hotline")
+            page.select_option("#c-category", "third_party")
+            page.fill("#c-case", case_id)
+            page.fill("#c-summary", "催收员向借款人同事透露欠款")
+            page.locator("#new-complaint button[type=submit]").click()
+            page.wait_for_url(f"{base}/complaints/*")
+            page.locator(".flash", has_text="投诉已登记").wait_for()
+            assert "生效中" in page.locator("#hold").inner_text()
+            page.screenshot(path=str(shots / "complaints-03-detail-new-zh.png"), full_page=True)
+
+            page.select_option("#handler", label="合规专员一 (compliance1)")
+            page.locator("#moves form[hx-post$='/assign'] button").click()
+            page.locator(".flash", has_text="已指派处理人").wait_for()
+            page.locator("#moves summary", has_text="延长期限").click()
+            page.fill("#e-reason", "需调取通话录音并询问委外机构")
+            page.locator("#moves form[hx-post$='/extend'] button").click()
+            page.locator(".flash", has_text="期限已延长").wait_for()
+            assert "剩余 30 天" in page.locator("#deadline").inner_text()
+            page.select_option("#r-outcome", "upheld")
+            page.select_option("#r-cause", "collector_conduct")
+            page.fill("#r-note", "催收员违反第三方联系规则")
+            page.fill("#r-resolution", "已向借款人致歉；催收员停岗培训")
+            page.locator("#moves form[hx-post$='/resolve'] button[type=submit]").click()
+            page.locator(".flash", has_text="投诉已办结").wait_for()
+            assert "已结束" in page.locator("#hold").inner_text()
+            page.screenshot(path=str(shots / "complaints-04-detail-closed-zh.png"), full_page=True)
+            closed_url = page.url
+
+            late_day = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=8)).date() - dt.timedelta(days=20)
+            page.goto(base + "/complaints")
+            page.select_option("#c-source", "platform")
+            page.fill("#c-case", case_id)
+            page.fill("#c-received", late_day.isoformat())
+            page.locator("#new-complaint button[type=submit]").click()
+            page.wait_for_url(f"{base}/complaints/*")
+            assert "15 日期限已过" in (page.locator("#moves").text_content() or "")
+            page.goto(base + "/complaints")
+            assert page.locator("#register tbody tr.overdue").count() == 1
+            page.screenshot(path=str(shots / "complaints-04b-register-overdue-zh.png"), full_page=False)
+            page.goto(closed_url)
+            page.locator("#hold a").click()
+            page.wait_for_url(f"{base}/holds*")
+            page.locator("label", has_text="含已结束").click()
+            page.locator("form.filter button").click()
+            page.wait_for_url(f"{base}/holds*ended=1*")
+            assert page.locator("#holds tbody tr").count() >= 2
+            page.screenshot(path=str(shots / "complaints-05-holds-zh.png"), full_page=True)
+            page.goto(base + "/lang/en?next=/complaints")
+            page.wait_for_url(base + "/complaints")
+            assert "Complaints register" in page.locator("h1").inner_text()
+            page.screenshot(path=str(shots / "complaints-06-register-en.png"), full_page=True)
         finally:
             browser.close()
 
@@ -418,114 +526,6 @@ def test_an_administrator_edits_a_template_with_its_live_preview_in_a_real_brows
             page.goto(base + "/admin/strategies/default")
             assert page.locator("#rows tbody tr").count() >= 2
             page.screenshot(path=str(shots / "admin-03-strategy-zh.png"), full_page=True)
-        finally:
-            browser.close()
-
-
-def test_a_compliance_officer_reads_the_audit_ledger_in_a_real_browser(live: dict[str, object]) -> None:
-    """compliance1 opens the audit ledger from the nav: entries newest first, the chain verified (the
-    panel loads through htmx), one entry with its payload. A screenshot of each page."""
-    from playwright.sync_api import sync_playwright
-
-    base, shots = str(live["base"]), Path(str(live["shots"]))
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-            _sign_in_anyone(page, base, "compliance1")
-            page.locator("header a[href='/audit']").click()
-            page.wait_for_url(base + "/audit")
-            page.locator("#audit-verify .tag.ok", has_text="哈希链校验通过").wait_for()
-            assert 1 <= page.locator("#audit-entries tbody tr").count() <= 100
-            page.screenshot(path=str(shots / "audit-01-ledger-zh.png"), full_page=False)
-            page.locator("#audit-entries tbody tr").first.locator("a").first.click()
-            page.wait_for_url(f"{base}/audit/*")
-            assert "哈希链校验至此条目均通过" in page.locator("main").inner_text()
-            page.screenshot(path=str(shots / "audit-02-entry-zh.png"), full_page=True)
-        finally:
-            browser.close()
-
-
-def test_a_complaint_is_logged_on_a_call_worked_and_closed_in_a_real_browser(live: dict[str, object]) -> None:
-    """collector1 logs a complaint on a call (the case page says it is in the register and contact is on
-    hold); compliance1 finds it in the register, registers a hotline complaint by form, assigns itself,
-    extends the deadline and closes the complaint; the holds page shows the hold ended. Screenshots of
-    each page (zh_CN, and the register in English)."""
-    from playwright.sync_api import sync_playwright
-
-    base, shots = str(live["base"]), Path(str(live["shots"]))
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            worker = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-            _sign_in(worker, base, "collector1")
-            worker.locator("#queue tbody tr").first.locator("a").first.click()
-            worker.wait_for_url(f"{base}/cases/*")
-            case_id = worker.url.rsplit("/", 1)[1]
-            worker.fill("#log-note", "借款人投诉催收电话太频繁")
-            worker.locator("#log button[value=complaint]").click()
-            worker.locator(".flash", has_text="已记入投诉登记").wait_for()
-            worker.screenshot(path=str(shots / "complaints-01-case-logged-zh.png"), full_page=False)
-
-            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-            _sign_in_anyone(page, base, "compliance1")
-            page.locator("header a[href='/complaints']").click()
-            page.wait_for_url(base + "/complaints")
-            row = page.locator("#register tbody tr", has_text=f"案件 {case_id}")
-            assert row.count() == 1 and "通话中提出" in row.inner_text()
-            page.screenshot(path=str(shots / "complaints-02-register-zh.png"), full_page=True)
-
-            page.select_option("#c-source", "hotline")
-            page.select_option("#c-category", "third_party")
-            page.fill("#c-case", case_id)
-            page.fill("#c-summary", "催收员向借款人同事透露欠款")
-            page.locator("#new-complaint button[type=submit]").click()
-            page.wait_for_url(f"{base}/complaints/*")
-            page.locator(".flash", has_text="投诉已登记").wait_for()
-            assert "生效中" in page.locator("#hold").inner_text()
-            page.screenshot(path=str(shots / "complaints-03-detail-new-zh.png"), full_page=True)
-
-            page.select_option("#handler", label="合规专员一 (compliance1)")
-            page.locator("#moves form[hx-post$='/assign'] button").click()
-            page.locator(".flash", has_text="已指派处理人").wait_for()
-            page.locator("#moves summary", has_text="延长期限").click()
-            page.fill("#e-reason", "需调取通话录音并询问委外机构")
-            page.locator("#moves form[hx-post$='/extend'] button").click()
-            page.locator(".flash", has_text="期限已延长").wait_for()
-            assert "剩余 30 天" in page.locator("#deadline").inner_text()
-            page.select_option("#r-outcome", "upheld")
-            page.select_option("#r-cause", "collector_conduct")
-            page.fill("#r-note", "催收员违反第三方联系规则")
-            page.fill("#r-resolution", "已向借款人致歉；催收员停岗培训")
-            page.locator("#moves form[hx-post$='/resolve'] button[type=submit]").click()
-            page.locator(".flash", has_text="投诉已办结").wait_for()
-            assert "已结束" in page.locator("#hold").inner_text()
-            page.screenshot(path=str(shots / "complaints-04-detail-closed-zh.png"), full_page=True)
-            closed_url = page.url
-
-            late_day = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=8)).date() - dt.timedelta(days=20)
-            page.goto(base + "/complaints")
-            page.select_option("#c-source", "platform")
-            page.fill("#c-case", case_id)
-            page.fill("#c-received", late_day.isoformat())
-            page.locator("#new-complaint button[type=submit]").click()
-            page.wait_for_url(f"{base}/complaints/*")
-            assert "15 日期限已过" in (page.locator("#moves").text_content() or "")
-            page.goto(base + "/complaints")
-            assert page.locator("#register tbody tr.overdue").count() == 1
-            page.screenshot(path=str(shots / "complaints-04b-register-overdue-zh.png"), full_page=False)
-            page.goto(closed_url)
-            page.locator("#hold a").click()
-            page.wait_for_url(f"{base}/holds*")
-            page.locator("label", has_text="含已结束").click()
-            page.locator("form.filter button").click()
-            page.wait_for_url(f"{base}/holds*ended=1*")
-            assert page.locator("#holds tbody tr").count() >= 2
-            page.screenshot(path=str(shots / "complaints-05-holds-zh.png"), full_page=True)
-            page.goto(base + "/lang/en?next=/complaints")
-            page.wait_for_url(base + "/complaints")
-            assert "Complaints register" in page.locator("h1").inner_text()
-            page.screenshot(path=str(shots / "complaints-06-register-en.png"), full_page=True)
         finally:
             browser.close()
 
