@@ -19,7 +19,9 @@ What it does
    anything unpaid) since the first day: the kernel is per loan, and a loan never behind has no
    collections history, so this gives the same rows for every account in collections (also tested).
 2. ``targets()`` over the whole daily history gives ``self_cure_30`` for every delinquent (loan, day)
-   whose 30-day window was observed; features of day D use nothing after D.
+   whose 30-day window was observed; features of day D use nothing after D. The join and the sampling
+   are ``recoup model build-table``'s (:mod:`recoup.scoring.table`), which builds the same table from a
+   lender's lake.
 3. The out-of-time (OOT) month is the latest calendar month whose every as-of date has a matured label.
    Test set: every distinct account in collections (dpd > 0) on some day of that month, each at one
    as-of date drawn at random among its delinquent days of the month (seeded) — so each account counts
@@ -52,13 +54,13 @@ import numpy as np
 import polars as pl
 
 from recoup.delinquency.kernel import PREV_COLUMNS, delinquency
+from recoup.scoring import table
 from recoup.scoring.defaults import default_monotone
 from recoup.scoring.estimators import GBMClassifier
 from recoup.scoring.evaluation import auc
 from recoup.scoring.features import FEATURES, features
 from recoup.scoring.fit import prepare
 from recoup.scoring.registry import evaluate_holdout
-from recoup.scoring.targets import targets
 from recoup.simulate import World
 from recoup.simulate.extract import payment_arrays
 from recoup.simulate.ledger import PARTS as LEDGER_PARTS
@@ -293,9 +295,9 @@ def simulate(
 
 
 def labelled(twin: Twin) -> pl.DataFrame:
-    """Features of each account in collections on each day joined to its matured self-cure label."""
-    t = targets(twin.daily, twin.payments).select("as_of", "loan_id", TARGET).drop_nulls(TARGET)
-    return twin.feats.join(t, on=["as_of", "loan_id"], how="inner").sort("as_of", "loan_id")
+    """Features of each account in collections on each day joined to its matured self-cure label (the
+    recipe of ``recoup model build-table``: :func:`recoup.scoring.table.labelled`)."""
+    return table.labelled(twin.daily, twin.feats, twin.payments, target=TARGET)
 
 
 def oot_month(end: dt.date) -> dt.date:
@@ -306,17 +308,6 @@ def oot_month(end: dt.date) -> dt.date:
     if last_asof < next_month - dt.timedelta(days=1):  # the month is not complete: take the one before
         month = (month - dt.timedelta(days=1)).replace(day=1)
     return month
-
-
-def _one_per(frame: pl.DataFrame, keys: list[str], seed: int) -> pl.DataFrame:
-    """One row per ``keys`` group, drawn uniformly (seeded) among the group's rows."""
-    u = np.random.default_rng(seed).random(frame.height)
-    return (
-        frame.with_columns(_u=pl.Series(u))
-        .filter(pl.col("_u") == pl.col("_u").min().over(keys))
-        .drop("_u")
-        .sort("as_of", "loan_id")
-    )
 
 
 @dataclass
@@ -341,13 +332,11 @@ def split(frame: pl.DataFrame, *, end: dt.date, train_from: dt.date, seed: int) 
             f"no training months: the OOT month starts {start}, so training as-of dates must end by "
             f"{train_end}, before the warm-up ends ({train_from}); simulate more days"
         )
-    month = pl.col("as_of").dt.truncate("1mo").alias("_month")
-    test = _one_per(frame.filter(pl.col("as_of").is_between(start, stop)), ["loan_id"], seed)
-    train = _one_per(
-        frame.filter(pl.col("as_of").is_between(train_from, train_end)).with_columns(month),
-        ["loan_id", "_month"],
-        seed + 1,
-    ).drop("_month")
+    test = table.one_per(frame.filter(pl.col("as_of").is_between(start, stop)), ["loan_id"], seed)
+    # Training rows as ``recoup model build-table`` samples them: one per account and month.
+    train = table.sample_rows(
+        frame.filter(pl.col("as_of").is_between(train_from, train_end)), "account_month", seed + 1
+    )
     return Split(train, test, start, stop, train_from, train_end)
 
 

@@ -82,7 +82,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             try:
                 if httpx.get(base + "/login", timeout=2, trust_env=False).status_code == 200:
@@ -90,6 +90,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
+                if proc.poll() is None:  # still running: stop it first, or reading its stderr blocks
+                    proc.kill()
+                    proc.wait(timeout=15)
                 err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
                 pytest.fail(f"recoup serve did not start: {err[-2000:]}")
             time.sleep(0.3)

@@ -110,9 +110,9 @@ def test_cli_mount_skips_absent_domains_but_not_missing_dependencies() -> None:
     app = typer.Typer()
     original = cli_mount.GROUPS
     try:
-        cli_mount.GROUPS = (("recoup.no_such_domain.cli", "app", "x"),)
+        cli_mount.GROUPS = (("recoup.no_such_domain.cli", "app", "x", ("x",)),)
         cli_mount.mount(app)  # an absent package is skipped
-        cli_mount.GROUPS = (("recoup.cli_mount_probe_missing_dep", "app", "x"),)
+        cli_mount.GROUPS = (("recoup.cli_mount_probe_missing_dep", "app", "x", ("x",)),)
         cli_mount.mount(app)  # an absent module is skipped too
     finally:
         cli_mount.GROUPS = original

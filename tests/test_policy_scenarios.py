@@ -52,7 +52,7 @@ def test_cli_check(tmp_path: Path) -> None:
     case = next(c for c in ALL if c["name"] == "us-7in7-full")
     path = tmp_path / "scenario.json"
     path.write_text(json.dumps(case["scenario"]), "utf-8")
-    result = _recoup(tmp_path, "policy", "check", str(path))
+    result = _recoup(tmp_path, "policy", "check", str(path), "--json")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     _check(case, out)

@@ -106,6 +106,26 @@ def test_wrong_number_twice_invalidates_the_number(session: Session, settings: S
     assert point is not None and not point.is_valid and point.failed_results == 2
 
 
+def test_someone_else_answering_the_borrowers_number_is_no_violation(
+    session: Session, settings: Settings
+) -> None:
+    """The call to the borrower's own number was allowed; that a relative answered is its disposition,
+    not a call to a third party (the audit replayed such calls as CN-PARTY violations)."""
+    user = make_user(session, "collector")
+    case = make_case(session, holder=user)
+    phone = make_phone(session, case)
+    with api_client(session, settings) as client:
+        r = client.post(
+            f"/api/v1/cases/{case.id}/contacts",
+            json={"result": "wrong_party", "contact_point_id": phone.id, "at": CALL_AT.isoformat()},
+            headers=_h(token_for(session, user)),
+        )
+    assert r.status_code == 201, r.json()
+    body = r.json()
+    assert (body["party"], body["disposition"]) == ("debtor", "third_party_contact")
+    assert body["policy_verdict"] == "allowed", body
+
+
 def test_bad_contacts_are_refused(session: Session, settings: Settings) -> None:
     user = make_user(session, "collector")
     case, other = make_case(session, holder=user), make_case(session, holder=user)

@@ -24,6 +24,24 @@ app = typer.Typer(
 )
 err_console = make_console(stderr=True)
 
+
+@app.callback()
+def _root(
+    lang: str | None = typer.Option(
+        None,
+        "--lang",
+        metavar="zh_CN|en",
+        help="Language of what the command prints (tables, headings, labels, messages); overrides "
+        "RECOUP_LOCALE for this run. --json output is never translated. 输出语言。",
+    ),
+) -> None:
+    """recoup — post-loan management and collections (贷后管理 / 智能催收)."""
+    from recoup.i18n import set_cli_locale
+
+    if lang is not None:
+        set_cli_locale(lang)  # a bad value is a usage error (exit 64)
+
+
 db_app = typer.Typer(help="The collections database (migrations). 数据库迁移。", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -48,16 +66,41 @@ def db_heads() -> None:
         typer.echo(h)
 
 
-_mounted: list[bool] = []
+_mounted: set[int] = set()
 
 
-def _mount() -> None:
-    """Attach domain command groups (imported lazily so `recoup --help` stays fast), once."""
+def _mount(argv: list[str] | None = None) -> None:
+    """Attach the domain command groups ``recoup ARGV`` needs (all of them without ``argv``, for
+    ``--help`` or an unknown name): a command imports only its own domain, so it starts quickly."""
     from recoup import cli_mount
 
-    if not _mounted:
-        cli_mount.mount(app)
-        _mounted.append(True)
+    cli_mount.mount(app, command=_command_in(argv) if argv is not None else None, done=_mounted)
+
+
+def _mount_entries(indices: list[int]) -> None:
+    """Mount exactly these GROUPS entries (tests/test_cli_mount.py checks the declared names)."""
+    from recoup import cli_mount
+
+    for index in indices:
+        if index not in _mounted:
+            cli_mount.mount_entry(app, index)
+            _mounted.add(index)
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The command's name: the first argument that is neither a root option nor ``--lang``'s value."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--lang":
+            skip = True
+            continue
+        if arg.startswith("-"):
+            continue
+        return arg
+    return None
 
 
 def main() -> None:
@@ -72,6 +115,7 @@ def run(argv: list[str]) -> int:
 
     from typer._click import exceptions as click_exc  # typer vendors click: its exceptions, not click's
 
+    from recoup.i18n import set_cli_locale
     from recoup.pii import install_log_filter
 
     # Everything recoup writes (the database, the lake, logs, exports) holds personal data: readable
@@ -80,7 +124,12 @@ def run(argv: list[str]) -> int:
     # Phone and ID numbers never reach a log, whatever a library logs.
     logging.basicConfig(level=logging.WARNING)
     install_log_filter()
-    _mount()
+    _mount(argv)
+    set_cli_locale(None)  # each run starts from RECOUP_LOCALE (run() is also called in-process)
+    # A usage error found before the root callback runs still speaks the --lang asked for.
+    early = _lang_in(argv)
+    if early is not None:
+        set_cli_locale(early)
     as_json = "--json" in argv
     try:
         try:
@@ -103,10 +152,27 @@ def run(argv: list[str]) -> int:
         _report(exc, as_json=as_json)
         return exc.exit_code
     except KeyboardInterrupt:
-        err_console.print("interrupted · 已中断", highlight=False)
+        from recoup.i18n import _
+
+        err_console.print(_("interrupted"), highlight=False)
         return 130
     # Without standalone mode click returns typer.Exit's status (or the command's return value).
     return result if isinstance(result, int) else 0
+
+
+def _lang_in(argv: list[str]) -> str | None:
+    """The valid ``--lang`` value given before the command's name, if any (the callback checks it)."""
+    from recoup.i18n import LOCALES
+
+    for i, arg in enumerate(argv):
+        if not arg.startswith("-"):
+            return None
+        value = arg.partition("=")[2] if arg.startswith("--lang=") else None
+        if arg == "--lang" and i + 1 < len(argv):
+            value = argv[i + 1]
+        if value is not None:
+            return value if value in LOCALES else None
+    return None
 
 
 def _usage_error(exc: Exception) -> RecoupError:
@@ -114,12 +180,14 @@ def _usage_error(exc: Exception) -> RecoupError:
     from typer._click import exceptions as click_exc
 
     from recoup.errors import UsageError
+    from recoup.i18n import _
 
     message = exc.format_message() if isinstance(exc, click_exc.ClickException) else str(exc)
     ctx = getattr(exc, "ctx", None)
     command = ctx.command_path if ctx is not None else "recoup"
     return UsageError(
-        f"{message} (see `{command} --help`) · 用法错误", details={"command": command, "reason": message}
+        _("{message} (see `{command} --help`)").format(message=message, command=command),
+        details={"command": command, "reason": message},
     )
 
 
@@ -132,7 +200,13 @@ def _report(exc: RecoupError, *, as_json: bool) -> None:
         sys.stdout.write(json.dumps(exc.envelope(), ensure_ascii=False, default=str) + "\n")
         sys.stdout.flush()
         return
-    err_console.print(f"[bold red]error[/] {escape(f'[{exc.code}]')} {escape(exc.message)}", highlight=False)
+    from recoup.i18n import _
+
+    # The header follows the CLI's language; the message is the error's own (often both languages).
+    header = _("error")
+    err_console.print(
+        f"[bold red]{escape(header)}[/] {escape(f'[{exc.code}]')} {escape(exc.message)}", highlight=False
+    )
 
 
 def _as_recoup_error(exc: Exception) -> RecoupError:

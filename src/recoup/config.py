@@ -202,6 +202,22 @@ class Settings(BaseSettings):
         description="Recovery-rate targets by segment (JSON object of fractions; 'overall' is the whole "
         "cohort); default the source documents' 60 / 70 / 40 %.",
     )
+    writeback_webhook_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        description="The core system's endpoint for write-back instructions (docs/writeback.md); unset: "
+        "only the day's file.",
+    )
+    writeback_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key signing each write-back webhook (X-Recoup-Signature).",
+    )
+    writeback_stale_days: int = Field(
+        default=3,
+        ge=1,
+        le=365,
+        description="A sent write-back instruction still unconfirmed this many days later is stale.",
+    )
 
     @field_validator("recovery_targets")
     @classmethod

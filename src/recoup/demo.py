@@ -14,43 +14,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import polars as pl
 import typer
-from rich.table import Table
 
 from recoup.console import is_terminal, log_line, make_console
-from recoup.money import format_amount
+from recoup.i18n import _
 
 console = make_console()
-
-
-def _table(title: str, frame: pl.DataFrame, key: str, key_title: str, currency: str) -> Table:
-    t = Table(title=title, title_justify="left")
-    t.add_column(key_title)
-    for col, justify in (
-        ("loans · 借据", "right"),
-        ("borrowers · 借款人", "right"),
-        ("outstanding principal · 剩余本金", "right"),
-        ("overdue · 逾期金额", "right"),
-    ):
-        t.add_column(col, justify=justify)  # type: ignore[arg-type]
-    for r in frame.iter_rows(named=True):
-        t.add_row(
-            str(r[key]),
-            f"{r['loans']:,}",
-            f"{r['borrowers']:,}",
-            format_amount(r["outstanding_principal"], currency),
-            format_amount(r["overdue_amount"], currency),
-        )
-    tot = frame.select(pl.col("loans", "outstanding_principal", "overdue_amount").sum()).row(0, named=True)
-    t.add_row(
-        "[b]total · 合计[/]",
-        f"[b]{tot['loans']:,}[/]",
-        "",
-        f"[b]{format_amount(tot['outstanding_principal'], currency)}[/]",
-        f"[b]{format_amount(tot['overdue_amount'], currency)}[/]",
-    )
-    return t
 
 
 #: The simulated history of ``make demo LOANS=N`` starts here, so that it spans two month ends.
@@ -78,24 +47,28 @@ def _simulated_history(
 
     from recoup.cycle.runner import Cycle
     from recoup.db import session_scope, utcnow
+    from recoup.demo_scores import SelfCureChampion
     from recoup.portfolio.flows import import_dir
     from recoup.simulate.floor import FloorDay, do_plan_field_visits
     from recoup.simulate.world import World
 
     directory = settings.data_dir / "simulated" / f"{loans}-loans-{days}-days-seed-{seed}-live"
-    console.rule(f"recoup demo · 演示 — a simulated lender: {loans:,} loans, {days} days from {SIM_START}")
+    console.rule(
+        _("recoup demo — a simulated lender: {loans} loans, {days} days from {start}").format(
+            loans=f"{loans:,}", days=days, start=SIM_START
+        )
+    )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     zone = ZoneInfo(settings.timezone)
     cycle = Cycle(engine=engine, lake=lake)
     floor = _floor(loans, settings=settings, engine=engine)
     world = World(None, loans, SIM_START, seed, horizon_days=days)
     outcome = None
+    last = SIM_START + dt.timedelta(days=days - 1)
+    champion = SelfCureChampion(engine=engine, lake=lake, start=SIM_START, last=last)  # scores from day 41
     log = not is_terminal(sys.stderr)
     with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(
-            "simulate + import + daily cycle + the floor + dispatch · 模拟、导入、批处理、作业与发送",
-            total=days,
-        )
+        task = bar.add_task(_("simulate + import + daily cycle + the floor + dispatch"), total=days)
         for i in range(days):
             day = world.today
             d = world.write_extract(directory / day.isoformat(), full=i == 0, chinese_headers=True)
@@ -103,6 +76,8 @@ def _simulated_history(
                 with session_scope(engine) as session:
                     import_dir(d, as_of=day, settings=settings, lake=lake, session=session, full=i == 0)
             outcome = cycle.run(day)
+            if (note := champion.after_day(day)) is not None:
+                console.print(note)
             placed = _agency_day(engine, settings, day)  # 委外: 赛马 batches, shares, statements
             # The next morning at 10:00 the dispatcher sends what the day's decisions planned, each
             # message judged by the contact policy at that moment (channels default to CSV files).
@@ -119,8 +94,8 @@ def _simulated_history(
                 floor.total.add(did)
             bar.update(task, advance=1)
             if log:  # not a terminal: the bar never shows, so one timestamped line per simulated day
-                done = f"imported, cycle run, {sent.sent:,} messages sent so far"
-                log_line("demo", f"day {i + 1}/{days} {day}: {done}")
+                done = _("day {n}/{days} {day}: imported, cycle run, {sent} messages sent so far")
+                log_line("demo", done.format(n=i + 1, days=days, day=day, sent=f"{sent.sent:,}"))
     with session_scope(engine) as session:  # today's approved visits for the field agents' phone pages
         do_plan_field_visits(utcnow().astimezone(zone).date(), session=session, settings=settings)
     assert outcome is not None
@@ -153,7 +128,8 @@ class _Totals:
         self.sum = day
 
     def add(self, day: Any) -> None:
-        for name in ("allocated", "tasks_done", "calls", "right_party", "promises", "skipped_by_policy"):
+        names = ("allocated", "tasks_done", "calls", "right_party", "promises", "skipped_by_policy")
+        for name in (*names, "offers", "plans", "settlements"):
             setattr(self.sum, name, getattr(self.sum, name) + getattr(day, name))
 
 
@@ -174,13 +150,13 @@ def run_demo(loans: int, *, seed: int = 7, days: int = 60) -> None:
     from recoup.contact.dispatch import DispatchReport
     from recoup.cycle.runner import Cycle
     from recoup.db import allow_database_creation, get_engine, session_scope
+    from recoup.demo_report import print_results
+    from recoup.demo_scores import scores_line
     from recoup.lake import book_as_of, get_lake
     from recoup.lake.store import Outputs
     from recoup.ledger.service import verify
     from recoup.portfolio.cli import print_outcome, progress_reporter
     from recoup.portfolio.flows import import_dir
-    from recoup.portfolio.kernel import summary_by
-    from recoup.reporting.book import entry_rate_window
     from recoup.sample import SAMPLE_AS_OF, SAMPLE_DIR
 
     settings = get_settings()
@@ -193,200 +169,39 @@ def run_demo(loans: int, *, seed: int = 7, days: int = 60) -> None:
     directory: Path = SAMPLE_DIR
     floor: _FloorRun | None = None
     if loans > 0:
-        as_of, cycle, floor = _simulated_history(
+        as_of, _outcome, floor = _simulated_history(
             loans, days, seed, settings=settings, engine=engine, lake=lake, sent=sent
         )
     else:
-        console.rule(f"recoup demo · 演示 — extract {directory} as of {as_of}")
+        console.rule(
+            _("recoup demo — extract {directory} as of {as_of}").format(directory=directory, as_of=as_of)
+        )
         with session_scope(engine) as session, progress_reporter("import") as prog:
             out = import_dir(
                 directory, as_of=as_of, settings=settings, lake=lake, session=session, progress=prog
             )
         print_outcome(out)
         with progress_reporter("cycle") as prog:
-            cycle = Cycle(engine=engine, lake=lake, progress=prog).run(as_of)
+            Cycle(engine=engine, lake=lake, progress=prog).run(as_of)
         zone = ZoneInfo(settings.timezone)
         _dispatch(engine, dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(10), tzinfo=zone), sent)
-    intake = next(s for s in cycle.steps if s.step == "intake")
     positions = Outputs(lake).read("account_daily", as_of)
     assert positions is not None
     with session_scope(engine) as session:
         book = book_as_of(as_of, session=session, lake=lake)
     with session_scope(engine) as session:
         report = verify(session=session)
-
-    cur = settings.currency
-    n_borrowers = book.frame("borrowers").height
-    in_coll = int(positions.get_column("in_collections").sum())
-    console.print(
-        f"\n[b]Portfolio as of {as_of} · 资产组合[/]  loans 借据 {positions.height:,} · borrowers 借款人 "
-        f"{n_borrowers:,} · in collections 在催账户 {in_coll:,}"
-    )
-    console.print(f"cases · 案件: {intake.detail}")
-    console.print(
-        _table(
-            "By product · 按产品",
-            summary_by(positions, "product_type"),
-            "product_type",
-            "product · 产品",
-            cur,
-        )
-    )
-    console.print(
-        _table(
-            "By days past due · 按逾期阶段 (C = current, M1 = 1–30 days, …)",
-            summary_by(positions, "bucket", order="bucket_rank"),
-            "bucket",
-            "bucket · 账龄",
-            cur,
-        )
-    )
-    console.print(
-        _table(
-            "Five-category class · 五级分类",
-            summary_by(positions, "loan_class_zh", order="class_rank"),
-            "loan_class_zh",
-            "class · 分类",
-            cur,
-        )
-    )
-    entry = entry_rate_window(
-        book.frame("installments"), start=as_of - dt.timedelta(days=30), end=as_of - dt.timedelta(days=1)
-    ).row(0, named=True)
-    due, unpaid = entry["amount_due"], entry["amount_unpaid"]
-    rate = "—" if entry["rate"] is None else f"{entry['rate']:.1%}"
-    console.print(
-        f"entry rate · 入催率 (due {as_of - dt.timedelta(days=30)} – {as_of - dt.timedelta(days=1)}): {rate} "
-        f"({format_amount(unpaid, cur)} unpaid of {format_amount(due, cur)} due)"
-    )
-    _print_roll_rates(lake, as_of)
-    _print_contact(engine, lake, as_of, sent, settings)
-    if floor is not None:
-        _print_floor(engine, as_of, floor)
-        _print_agencies(as_of)
-    console.print(f"audit ledger · 审计账本: {report.summary()}")
-    console.print(f"data · 数据: database {settings.database_url} · lake {settings.lake_uri}")
-
-
-def _print_floor(engine: Any, as_of: dt.date, floor: _FloorRun) -> None:
-    """What the simulated collectors did, and the collector KPI table for the month to date."""
-    from recoup.db import session_scope
-    from recoup.reporting.collectors import collector_report
-    from recoup.simulate.floor import DEMO_PASSWORD
-
-    t = floor.total.sum
-    console.print(
-        "\n[b]The floor · 催收作业[/] (simulated collectors working their queues through recoup's services): "
-        f"cases allocated 分案 {t.allocated:,} · calls 拨打 {t.calls:,} · "
-        f"right-party 接通本人 {t.right_party:,} · "
-        f"promises 承诺 {t.promises:,} · tasks done 完成任务 {t.tasks_done:,} · "
-        f"calls the policy held back 合规拦截 {t.skipped_by_policy:,}"
-    )
-    start = as_of.replace(day=1)
-    with session_scope(engine) as session:
-        report = collector_report(start, as_of, session=session)
-    table = Table(title=f"Collectors {start} – {as_of} · 催收员绩效 (`recoup report collectors`)")
-    heads = (
-        ("username", "collector\n催收员"),
-        ("attempts", "calls\n拨打"),
-        ("rpc_rate", "RPC\n接通率"),
-        ("coverage", "coverage\n覆盖率"),
-        ("promise_rate", "promise\n承诺率"),
-        ("kept_rate", "kept\n兑现率"),
-        ("collected", "credited\n回款"),
-    )
-    for key, title in heads:
-        table.add_column(title, no_wrap=True, justify="left" if key == "username" else "right")
-    for row in report.iter_rows(named=True):
-        cells = []
-        for key, _title in heads:
-            v = row.get(key)
-            if key == "username":
-                cells.append(v or "all · 合计")
-            elif key == "collected":
-                cells.append(format_amount(int(v or 0), "CNY"))
-            elif key.endswith("rate") or key == "coverage":
-                cells.append("—" if v is None else f"{v:.1%}")
-            else:
-                cells.append(f"{int(v or 0):,}")
-        table.add_row(*cells)
-    console.print(table)
-    console.print(f"demo logins · 演示账号: {', '.join(floor.logins)} (password · 密码 {DEMO_PASSWORD})")
-
-
-def _print_agencies(as_of: dt.date) -> None:
-    """The agencies' month to date as `recoup report agencies` prints it: recovery, commission, complaints."""
-    from recoup.agencies.cli import report_agencies
-
-    console.print("\n[b]Agencies · 委外机构[/] (赛马 batches every Monday; sign in as agency1 or agency2)")
-    report_agencies(month=as_of.strftime("%Y-%m"), as_json=False)
-
-
-def _print_roll_rates(lake: Any, as_of: dt.date) -> None:
-    """Last complete month's roll-rate matrix, when the cycle ran at both of its month ends."""
-    from recoup.lake.store import Outputs
-    from recoup.reporting.cli import _matrix_table, snapshot_on_or_before
-    from recoup.reporting.metrics import roll_rate_matrix
-
-    daily = Outputs(lake).scan("account_daily")
-    end = as_of.replace(day=1) - dt.timedelta(days=1)
-    start = end.replace(day=1) - dt.timedelta(days=1)
-    days = set() if daily is None else set(daily.select("as_of").unique().collect().get_column("as_of"))
-    if start not in days or end not in days:
-        console.print("roll rates · 迁徙率: need cycle runs at two month ends — try `make demo LOANS=2000`")
-        return
-    m = roll_rate_matrix(snapshot_on_or_before(daily, start), snapshot_on_or_before(daily, end))  # type: ignore[arg-type]
-    console.print(_matrix_table(f"Roll rates · 迁徙率 {start} → {end} (balance-weighted)", m, "balance"))
-
-
-def _print_contact(engine: Any, lake: Any, as_of: dt.date, sent: Any, settings: Any) -> None:
-    """The last day's decisions, what the dispatcher did with the messages, and the policy audit."""
-    from recoup.contact.policy.audit import audit
-    from recoup.db import session_scope
-    from recoup.lake.store import Outputs
-
-    decisions = Outputs(lake).read("decisions", as_of)
-    if decisions is not None and decisions.height:
-        counts = (
-            decisions.group_by("segment", "treatment")
-            .len()
-            .pivot(on="segment", index="treatment", values="len")
-            .fill_null(0)
-            .sort("treatment")
-        )
-        ladder = [c for c in ("mild", "severe", "extremely_severe") if c in counts.columns]
-        counts = counts.select("treatment", *ladder, pl.exclude("treatment", *ladder))
-        table = Table(
-            title=f"Decisions for {as_of} · 当日策略决策 (strategy {decisions['strategy'][0]} "
-            f"v{decisions['strategy_version'][0]})"
-        )
-        for col in counts.columns:
-            table.add_column(col, justify="left" if col == "treatment" else "right")
-        for row in counts.iter_rows():
-            table.add_row(*(str(v) for v in row))
-        console.print(table)
-    c = sent.counts()
-    console.print(
-        f"dispatcher · 发送 (policy re-checked at send time · 发送时复核合规): sent 已发送 {c['sent']:,} · "
-        f"deferred 顺延 {c['deferred']:,} · blocked 拦截 {c['blocked']:,} · "
-        f"failed 失败 {c['failed'] + c['dead']:,}"
-    )
-    start = as_of - dt.timedelta(days=60)
-    with session_scope(engine) as session:
-        found = list(
-            audit(
-                session=session,
-                start=start,
-                end=as_of + dt.timedelta(days=1),
-                preset=settings.jurisdiction,
-                timezone=settings.timezone,
-                domains=settings.link_domains,
-                signatures=settings.sms_signatures,
-            )
-        )
-    console.print(
-        f"policy audit · 合规稽核 {start} – {as_of + dt.timedelta(days=1)}: "
-        f"{len(found)} violation(s) · 违规 {len(found)} 次 (independent replay of every recorded attempt)"
+    console.print(scores_line(engine=engine, lake=lake, as_of=as_of))  # issue 14: scores in decisions
+    print_results(
+        as_of=as_of,
+        positions=positions,
+        book=book,
+        ledger=report,
+        sent=sent,
+        floor=floor,
+        settings=settings,
+        engine=engine,
+        lake=lake,
     )
 
 

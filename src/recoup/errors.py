@@ -168,6 +168,14 @@ class CycleNoExtractError(RecoupError):
     exit_code = 66  # EX_NOINPUT: the input (the day's extract) is not there yet
 
 
+class CycleMissingPartitionError(RecoupError):
+    """A cycle step needs a day's partition of an earlier step's output table and it is not there."""
+
+    code = "cycle.missing_partition"
+    http_status = 409
+    exit_code = 66  # EX_NOINPUT: what the step reads is not there
+
+
 class DatabaseBusyError(RecoupError):
     """The database stayed locked by another writer longer than the busy timeout (SQLite)."""
 

@@ -25,6 +25,9 @@ MODEL_MODULES = (
     "recoup.complaints.models",
     "recoup.resolutions.models",
     "recoup.legal.models",
+    "recoup.funding.models",
+    "recoup.collateral.models",
+    "recoup.writeback.models",
 )
 
 for _name in MODEL_MODULES:

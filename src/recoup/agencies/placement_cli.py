@@ -25,6 +25,7 @@ from recoup.agencies.cli_common import (
 )
 from recoup.db import upgraded_session
 from recoup.errors import NotFoundError, UsageError
+from recoup.i18n import _
 
 __all__ = ["report_agencies"]
 
@@ -279,25 +280,26 @@ def report_agencies(
         emit({"month": m, "agencies": rows, "awaiting_placement": waiting})
         return
     if not rows:
-        typer.echo("no agency registered: `recoup agency register` / 暂无委外机构")
+        typer.echo(_("no agency registered: `recoup agency register`"))
         return
-    table = Table(title=f"Agencies {m} · 委外机构 (`recoup report agencies`)", box=box.SIMPLE_HEAD)
+    title = _("Agencies {month} (`recoup report agencies`)").format(month=m)
+    table = Table(title=title, box=box.SIMPLE_HEAD)
     heads = (
-        "rank\n排名",
-        "agency\n机构",
-        "placed\n委外案件",
-        "amount placed\n委外金额",
-        "collected\n回款",
-        "recovery\n回收率",
-        "commission\n佣金",
-        "penalties\n扣款",
-        "payable\n应付",
-        "complaints\n投诉",
-        "per 10k\n万件投诉",
-        "next share\n下月份额",
+        _("Rank"),
+        _("Agency"),
+        _("Cases placed"),
+        _("Amount placed"),
+        _("Collected"),
+        _("Recovery rate"),
+        _("Commission"),
+        _("Penalties"),
+        _("Payable"),
+        _("Complaints"),
+        _("Complaints per 10k"),
+        _("Next month's share"),
     )
-    for h in heads:
-        table.add_column(h, justify="left" if h.startswith("agency") else "right", no_wrap=True)
+    for i, h in enumerate(heads):
+        table.add_column(h, justify="left" if i == 1 else "right", no_wrap=True)
     for r in rows:
         table.add_row(
             str(r["rank"]),
@@ -315,6 +317,8 @@ def report_agencies(
         )
     console.print(table)
     typer.echo(
-        f"{waiting} case(s) with an open agency_placement task await the next batch "
-        f"(`recoup agency place`) / 待委外案件 {waiting} 件; ✗ = over the complaints veto"
+        _(
+            "{n} case(s) with an open agency placement task await the next batch (`recoup agency place`); "
+            "✗ = over the complaints veto"
+        ).format(n=waiting)
     )

@@ -59,19 +59,39 @@ def allocate_cmd(
     if as_json:
         typer.echo(json.dumps(result.to_json(), ensure_ascii=False, default=str))
         return
+    from recoup.i18n import _
+
     console = make_console()
-    title = "dry run · 试运行" if dry_run else f"batch {result.batch_id} · 分案批次 {result.batch_id}"
-    console.print(f"allocation {result.kind} as of {day} ({result.method}, {result.rule_version}) — {title}")
+    title = _("dry run") if dry_run else _("batch {batch}").format(batch=result.batch_id)
+    head = _("allocation {kind} as of {day} ({method}, {rules}) — {title}")
+    console.print(
+        head.format(kind=result.kind, day=day, method=result.method, rules=result.rule_version, title=title)
+    )
     c = result.counts
     console.print(
-        f"retained 留案 {c.get('retained', 0):,} · returned 回流 {c.get('returned', 0):,} · "
-        f"allocated 新分 {c.get('allocated', 0):,} · unallocated 未分 {c.get('unallocated', 0):,} · "
-        f"moved 变更 {result.moved:,}"
+        _(
+            "retained {retained} · returned {returned} · allocated {allocated} · unallocated {unallocated} · "
+            "moved {moved}"
+        ).format(
+            retained=f"{c.get('retained', 0):,}",
+            returned=f"{c.get('returned', 0):,}",
+            allocated=f"{c.get('allocated', 0):,}",
+            unallocated=f"{c.get('unallocated', 0):,}",
+            moved=f"{result.moved:,}",
+        )
     )
     if result.balance.height:
-        table = Table(title="balance per pool · 各池均衡度")
-        for col in ("pool", "collectors", "cases", "unallocated", "count_dev", "amount_dev"):
-            table.add_column(col, justify="left" if col == "pool" else "right")
+        table = Table(title=_("Balance per pool"))
+        heads = (
+            _("Pool"),
+            _("Collectors"),
+            _("Cases"),
+            _("Unallocated"),
+            _("Count deviation"),
+            _("Amount deviation"),
+        )
+        for i, col in enumerate(heads):
+            table.add_column(col, justify="left" if i == 0 else "right")
         for row in result.balance.iter_rows(named=True):
             table.add_row(
                 str(row["pool"]),
@@ -83,7 +103,7 @@ def allocate_cmd(
             )
         console.print(table)
     elif not c:
-        console.print("no case to allocate · 没有待分配的案件")
+        console.print(_("no case to allocate"))
 
 
 def register(app: typer.Typer) -> None:

@@ -57,10 +57,15 @@ class LogResult(StrEnum):
     WRONG_NUMBER = "wrong_number"  # 错号
 
 
-#: result → (outcome, disposition, whether the party reached is the contact point's own party).
+#: result → (outcome, disposition, whether the attempt is addressed to the contact point's own party).
+#: Someone else answering the borrower's own number (or met at their address), or a wrong number, is
+#: still an attempt on the borrower: the policy judged the call the collector chose to make, and the
+#: disposition records who answered. Judging it as a call *to* a third party made every such answer a
+#: CN-PARTY "violation" in the audit (43 in a 600-loan demo) for a call nobody could have avoided;
+#: disclosing the debt to whoever answered is a separate matter, for quality inspection (qa).
 _RESULT: Final[dict[LogResult, tuple[AttemptOutcome, Disposition, bool]]] = {
     LogResult.RIGHT_PARTY: (AttemptOutcome.CONVERSATION, Disposition.RIGHT_PARTY_CONTACT, True),
-    LogResult.WRONG_PARTY: (AttemptOutcome.CONVERSATION, Disposition.THIRD_PARTY_CONTACT, False),
+    LogResult.WRONG_PARTY: (AttemptOutcome.CONVERSATION, Disposition.THIRD_PARTY_CONTACT, True),
     LogResult.NO_ANSWER: (AttemptOutcome.NO_ANSWER, Disposition.NO_ANSWER, True),
     LogResult.REFUSED: (AttemptOutcome.CONVERSATION, Disposition.REFUSED, True),
     LogResult.PROMISE: (AttemptOutcome.CONVERSATION, Disposition.PROMISE_TO_PAY, True),
@@ -68,7 +73,7 @@ _RESULT: Final[dict[LogResult, tuple[AttemptOutcome, Disposition, bool]]] = {
     LogResult.COMPLAINT: (AttemptOutcome.CONVERSATION, Disposition.COMPLAINT, True),
     LogResult.HARDSHIP: (AttemptOutcome.CONVERSATION, Disposition.HARDSHIP, True),
     LogResult.CALLBACK_REQUESTED: (AttemptOutcome.CONVERSATION, Disposition.CALLBACK_REQUESTED, True),
-    LogResult.WRONG_NUMBER: (AttemptOutcome.INVALID_NUMBER, Disposition.WRONG_NUMBER, False),
+    LogResult.WRONG_NUMBER: (AttemptOutcome.INVALID_NUMBER, Disposition.WRONG_NUMBER, True),
 }
 #: Results that count toward marking a number invalid.
 _FAILING: Final = frozenset({LogResult.WRONG_NUMBER})
@@ -272,10 +277,17 @@ def _proposal(
         .order_by(CollectionAccount.dpd.desc(), CollectionAccount.id)
         .limit(1)
     )
+    return borrower, loan, proposal_for(point, chan, at, loan, own_party=own_party)
+
+
+def proposal_for(
+    point: ContactPoint, chan: Channel, at: dt.datetime, loan: str | None, *, own_party: bool
+) -> Proposal:
+    """A call or visit to ``point`` about ``loan`` (the case's worst) as the policy sees it."""
     role = point.role if point.role in {p.value for p in Party} else Party.DEBTOR.value
     party = Party(role) if own_party else Party.THIRD_PARTY
     kind = _KIND.get(point.kind) if chan == Channel.CALL else DestinationKind.ADDRESS
-    proposal = Proposal(
+    return Proposal(
         id=f"log:{uuid.uuid4().hex}",
         at=at,
         channel=chan,
@@ -284,7 +296,6 @@ def _proposal(
         destination_kind=kind,
         debt_id=loan,
     )
-    return borrower, loan, proposal
 
 
 def precheck_contact(

@@ -19,6 +19,7 @@ a dialer, and :func:`write_dialer_csv` writes it as a spreadsheet-safe CSV (the 
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -143,7 +144,8 @@ def _check_types(frame: pl.DataFrame, kinds: Mapping[str, str], what: str) -> No
 def _check_not_null(frame: pl.DataFrame, columns: Sequence[str], what: str) -> None:
     if not columns or frame.is_empty():
         return
-    counts = frame.select(pl.col(c).null_count() for c in columns).row(0)
+    # Series.null_count reads the columns' metadata: no query plan per page for a handful of rows.
+    counts = [frame.get_column(c).null_count() for c in columns]
     for column, count in zip(columns, counts, strict=True):
         if count:
             raise _bad(
@@ -194,7 +196,18 @@ def _fresh(base: str, taken: Iterable[str]) -> str:
 
 def _must_do_table(must_do: DecisionTable | Mapping[str, Any] | None) -> DecisionTable:
     """Load the must-do table (default ``MUST_DO``) and check it can rank a queue."""
-    table = load_table(MUST_DO if must_do is None else must_do)
+    if must_do is None:
+        return _default_must_do()
+    return _checked_must_do(load_table(must_do))
+
+
+@functools.cache
+def _default_must_do() -> DecisionTable:
+    # The shipped table never changes while the process runs; the queue page ranks on every request.
+    return _checked_must_do(load_table(MUST_DO))
+
+
+def _checked_must_do(table: DecisionTable) -> DecisionTable:
     if table.mode != "first":
         raise _bad(
             f"must-do table {table.name!r} has mode {table.mode!r}; it must be 'first'",
@@ -241,7 +254,7 @@ def _check_tasks(tasks: pl.DataFrame) -> None:
     _check_values(tasks, "treatment", [*(t.value for t in Treatment), *REVIEW_KINDS], "tasks")
     _check_unique(tasks, "task_id", "tasks")
     ev = tasks.get_column("expected_value")
-    if ev.dtype.is_float():
+    if ev.dtype.is_float() and (~ev.is_finite() & ev.is_not_null()).any():
         bad = tasks.filter(~ev.is_finite() & ev.is_not_null())
         if bad.height:
             value = bad.item(0, "expected_value")
@@ -262,7 +275,7 @@ def _check_facts(facts: pl.DataFrame, used: Sequence[str]) -> None:
     strict = [c for c in ("case_id", *FACT_COLUMNS) if c in facts.columns and c != "days_untouched"]
     _check_not_null(facts, list(dict.fromkeys(strict)), "facts")
     _check_unique(facts, "case_id", "facts")
-    if "days_untouched" in facts.columns:
+    if "days_untouched" in facts.columns and (facts.get_column("days_untouched") < 0).any():
         negative = facts.filter(pl.col("days_untouched") < 0)
         if negative.height:
             low = negative.item(0, "days_untouched")
@@ -326,8 +339,8 @@ def build_queues(
     joined = left.join(right, on=key, how="left", validate="m:1", maintain_order="left")
     judged = evaluate(joined, table, rule_column="must_rule").select(seen, *QUEUE_COLUMNS[:3]).collect()
 
-    lost = tasks.filter(judged.get_column(seen).is_null())
-    if lost.height:
+    lost = tasks.filter(judged.get_column(seen).is_null()) if judged.get_column(seen).null_count() else None
+    if lost is not None and lost.height:
         case = lost.item(0, "case_id")
         raise _bad(
             f"facts frame has no row for case {case} (of task {lost.item(0, 'task_id')}); "

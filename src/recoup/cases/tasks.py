@@ -26,8 +26,10 @@ from recoup.strategy.models import WorkTask
 LIVE = ("open", "in_progress")
 
 
-def _facts(case_ids: Sequence[int], *, session: Session, today: dt.date, now: dt.datetime) -> pl.DataFrame:
-    """The must-do facts of ``case_ids`` as of business day ``today``."""
+def _facts(
+    case_ids: Sequence[int], *, session: Session, today: dt.date, now: dt.datetime
+) -> tuple[pl.DataFrame, dict[int, dt.datetime]]:
+    """The must-do facts of ``case_ids`` as of business day ``today``, and each case's last contact."""
     ids = list(case_ids)
     keys = dict(
         session.execute(
@@ -72,8 +74,11 @@ def _facts(case_ids: Sequence[int], *, session: Session, today: dt.date, now: dt
         )
     )
     rows = []
+    seen_at: dict[int, dt.datetime] = {}
     for cid in ids:
         seen = last.get(keys.get(cid, ""))
+        if seen is not None:
+            seen_at[cid] = seen
         rows.append(
             {
                 "case_id": cid,
@@ -84,7 +89,7 @@ def _facts(case_ids: Sequence[int], *, session: Session, today: dt.date, now: dt
                 "days_untouched": None if seen is None else (today - seen.date()).days,
             }
         )
-    return pl.DataFrame(
+    facts = pl.DataFrame(
         rows,
         schema={
             "case_id": pl.Int64,
@@ -95,21 +100,31 @@ def _facts(case_ids: Sequence[int], *, session: Session, today: dt.date, now: dt
             "days_untouched": pl.Int64,
         },
     )
+    return facts, seen_at
 
 
 def queue_for(
     user: AppUser, *, session: Session, today: dt.date, now: dt.datetime | None = None
 ) -> pl.DataFrame:
     """``user``'s live tasks ranked (must-do first, then by expected value): the kernel's output columns
-    plus ``as_of``, ``debt_key``, ``queue`` and ``due_at``."""
+    plus ``as_of``, ``debt_key``, ``queue``, ``due_at`` and ``last_contact`` (the case's latest contact
+    attempt, null when never contacted)."""
     at = now or utcnow()
-    tasks = list(
-        session.scalars(
-            select(WorkTask).where(
-                WorkTask.assignee_id == user.id, WorkTask.status.in_(LIVE), WorkTask.case_id.is_not(None)
-            )
-        )
-    )
+    # Columns, not ORM objects: the queue page asks on every visit and needs no entity.
+    tasks = session.execute(
+        select(
+            WorkTask.id,
+            WorkTask.case_id,
+            WorkTask.treatment,
+            WorkTask.priority,
+            WorkTask.expected_value,
+            WorkTask.status,
+            WorkTask.as_of,
+            WorkTask.debt_key,
+            WorkTask.queue,
+            WorkTask.due_at,
+        ).where(WorkTask.assignee_id == user.id, WorkTask.status.in_(LIVE), WorkTask.case_id.is_not(None))
+    ).all()
     if not tasks:
         return pl.DataFrame()
     case_ids = sorted({t.case_id for t in tasks if t.case_id is not None})
@@ -160,7 +175,11 @@ def queue_for(
             "due_at": pl.Datetime("us", "UTC"),
         },
     )
-    return build_queues(frame, _facts(case_ids, session=session, today=today, now=at))
+    facts, last = _facts(case_ids, session=session, today=today, now=at)
+    frame = frame.with_columns(
+        pl.Series("last_contact", [last.get(t.case_id or 0) for t in tasks], dtype=pl.Datetime("us", "UTC"))
+    )
+    return build_queues(frame, facts)
 
 
 def get_task(task_id: int, user: AppUser, *, session: Session) -> WorkTask:

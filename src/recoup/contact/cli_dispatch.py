@@ -12,6 +12,8 @@ import typer
 from rich.table import Table
 
 from recoup.console import is_terminal, log_line, make_console
+from recoup.i18n import _
+from recoup.labels import outbox_label
 
 if TYPE_CHECKING:  # the dispatcher's imports are heavy; `recoup --help` should stay fast
     from sqlalchemy import Engine
@@ -26,28 +28,21 @@ dispatch_app = typer.Typer(
     help="Send due outbox messages through the channel plugins. 发送待发消息。", no_args_is_help=True
 )
 
-_ROWS = (
-    ("sent", "已发送 · sent"),
-    ("blocked", "已拦截 · blocked"),
-    ("deferred", "已延后 · deferred"),
-    ("retried", "待重试 · retried"),
-    ("failed", "失败 · failed"),
-    ("dead", "放弃 · dead"),
-    ("expired", "已过期 · expired"),
-)
+_ROWS = ("sent", "blocked", "deferred", "retried", "failed", "dead", "expired")
 
 
 def _summary(report: DispatchReport, title: str) -> Table:
     table = Table(title=title)
-    table.add_column("outcome · 结果")
-    table.add_column("messages · 条数", justify="right")
+    table.add_column(_("Outcome"))
+    table.add_column(_("Messages"), justify="right")
     counts = report.counts()
-    for key, label in _ROWS:
-        table.add_row(label, f"{counts[key]:,}")
-    for key, label in (("released", "交还 · released"), ("lost", "被接管 · taken over")):
+    for key in _ROWS:
+        table.add_row(outbox_label(key, with_code=True), f"{counts[key]:,}")
+    for key in ("released", "lost"):
         if counts[key]:
-            table.add_row(label, f"{counts[key]:,}")
-    table.caption = f"{report.claimed:,} claimed in {report.batches} batch(es)"
+            table.add_row(outbox_label(key, with_code=True), f"{counts[key]:,}")
+    caption = _("{claimed} claimed in {batches} batch(es)")
+    table.caption = caption.format(claimed=f"{report.claimed:,}", batches=report.batches)
     return table
 
 
@@ -102,13 +97,21 @@ def run_cmd(
             )
         )
         return
-    console.print(_summary(total, "Dispatch · 消息发送"))
+    console.print(_summary(total, _("Dispatch")))
 
 
 def _batch_line(r: DispatchReport) -> str:
-    return (
-        f"{r.sent} sent, {r.blocked} blocked, {r.deferred} deferred, "
-        f"{r.retried} retried, {r.failed} failed, {r.dead} dead, {r.expired} expired"
+    return _(
+        "{sent} sent, {blocked} blocked, {deferred} deferred, {retried} retried, {failed} failed, "
+        "{dead} dead, {expired} expired"
+    ).format(
+        sent=r.sent,
+        blocked=r.blocked,
+        deferred=r.deferred,
+        retried=r.retried,
+        failed=r.failed,
+        dead=r.dead,
+        expired=r.expired,
     )
 
 
@@ -123,11 +126,11 @@ def status_cmd() -> None:
     migrate.upgrade(engine)
     with session_scope(engine) as session:
         by_status = counts(session=session)
-    table = Table(title="Outbox · 发件箱")
-    table.add_column("status · 状态")
-    table.add_column("messages · 条数", justify="right")
+    table = Table(title=_("Outbox"))
+    table.add_column(_("Status"))
+    table.add_column(_("Messages"), justify="right")
     for status in ("pending", "sending", "sent", "blocked", "failed", "dead", "expired"):
-        table.add_row(status, f"{by_status.get(status, 0):,}")
+        table.add_row(outbox_label(status, with_code=True), f"{by_status.get(status, 0):,}")
     console.print(table)
 
 
@@ -163,24 +166,26 @@ def _work(engine: Engine, settings: Settings, *, poll: float, batch: int) -> Non
     stop = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
-        console.print(f"[yellow]{signal.Signals(signum).name}: finishing the current message …[/]")
+        text = _("{signal}: finishing the current message …").format(signal=signal.Signals(signum).name)
+        console.print(f"[yellow]{text}[/]")
         stop.set()
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        console.print(f"dispatcher running (poll {poll:g}s, batch {batch}); Ctrl-C stops · 按 Ctrl-C 停止")
+        text = _("dispatcher running (poll {poll}s, batch {batch}); Ctrl-C stops")
+        console.print(text.format(poll=f"{poll:g}", batch=batch))
         total = worker(
             engine,
             poll_seconds=poll,
             stop_event=stop,
             batch=batch,
             settings=settings,
-            on_batch=lambda r: console.print(f"batch: {_batch_line(r)}"),
+            on_batch=lambda r: console.print(_("batch: {line}").format(line=_batch_line(r))),
         )
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    console.print(_summary(total, "Worker stopped · 发送进程已停止"))
+    console.print(_summary(total, _("Worker stopped")))
 
 
 def register(app: typer.Typer) -> None:

@@ -71,6 +71,7 @@ from recoup.config import (
     Settings,
     get_settings,
 )
+from recoup.contact import system
 from recoup.contact.channels.base import ChannelPlugin, OutgoingMessage, SendResult
 from recoup.contact.channels.registry import Channels, channels_path, load_channels
 from recoup.contact.models import OutboxMessage
@@ -555,6 +556,9 @@ class _Dispatch:
                     session.commit()
                     self._count(out.label, row.message_id)
                 return
+            if row.party == system.SYSTEM_PARTY:  # a post to another system: not a contact, no policy
+                self._system(session, item, row, now)
+                return
             snap = _Snap(
                 message_id=row.message_id,
                 borrower_key=row.borrower_key,
@@ -616,6 +620,32 @@ class _Dispatch:
                     pass  # another dispatcher recorded this message id first: one attempt per message
             session.commit()
         self._count(out.label, snap.message_id)
+
+    def _system(self, session: Session, item: _Item, row: OutboxMessage, now: dt.datetime) -> None:
+        """Send a system post (:mod:`recoup.contact.system`) with the same claims, retries and fencing;
+        no contact policy, no contact attempt."""
+        message_id, tries = row.message_id, row.tries
+        args = {"profile": row.plugin, "destination_enc": row.destination_enc, "body": row.body}
+        if not self.pg:
+            session.rollback()  # hold no SQLite snapshot across the send
+        result = system.deliver(
+            **args, message_id=message_id, settings=self.settings, cipher=self.cipher, now=now.timestamp()
+        )
+        done = {"tries": tries + 1, "claimed_until": None, "next_try_at": None}
+        if result.accepted:
+            values = {**done, "status": OutboxStatus.SENT.value, "sent_at": now, "last_error": None}
+            out = _Outcome(values, "sent")
+        elif result.permanent:
+            values = {**done, "status": OutboxStatus.FAILED.value, "last_error": (result.error or "")[:1000]}
+            out = _Outcome(values, "failed")
+        else:
+            out = self._retry(tries, result.error or "not accepted", now)
+        if not self._write(session, item, out.values):
+            session.rollback()
+            self.report.lost += 1
+            return
+        session.commit()
+        self._count(out.label, message_id)
 
     def _judge(self, session: Session, snap: _Snap, now: dt.datetime) -> _Outcome | tuple[Verdict, str]:
         """The policy's verdict at ``now``: a final outcome (blocked, deferred, undecryptable), or the

@@ -8,6 +8,8 @@ import typer
 from rich.table import Table
 
 from recoup.console import make_console
+from recoup.i18n import _
+from recoup.labels import step_label, step_status_label
 from recoup.portfolio.cli import parse_as_of, progress_reporter
 
 if TYPE_CHECKING:
@@ -68,23 +70,30 @@ def run_cmd(
 
         typer.echo(json.dumps({"runs": [_outcome_json(o) for o in outcomes]}, ensure_ascii=False))
         return
-    table = Table(title="Daily cycle · 每日批处理")
-    for col in ("as of", "step", "status", "rows", "seconds", "detail"):
-        table.add_column(col, justify="right" if col in {"rows", "seconds"} else "left")
+    table = Table(title=_("Daily cycle"))
+    heads = (_("As of"), _("Step"), _("Status"), _("Rows"), _("Seconds"), _("Detail"))
+    for i, col in enumerate(heads):
+        table.add_column(col, justify="right" if i in (3, 4) else "left")
     for o in outcomes:
         for s in o.steps:
-            table.add_row(str(o.as_of), s.step, s.status, f"{s.rows:,}", f"{s.seconds:.2f}", s.detail)
+            table.add_row(
+                str(o.as_of),
+                step_label(s.step),
+                step_status_label(s.status),
+                f"{s.rows:,}",
+                f"{s.seconds:.2f}",
+                s.detail,
+            )
     console.print(table)
     for o in outcomes:
         if o.interrupted:
-            console.print(
-                f"[yellow]{o.interrupted} step(s) of a killed run were marked interrupted and resumed.[/]"
-            )
+            text = _("{n} step(s) of a killed run were marked interrupted and resumed.")
+            console.print(f"[yellow]{text.format(n=o.interrupted)}[/]")
         if o.stale_book and o.book_as_of is not None:
-            console.print(
-                f"[yellow]{o.as_of}: ran on the book of {o.book_as_of} (manifest {o.manifest_id}); "
-                f"no extract for {o.as_of} was imported · 使用了 {o.book_as_of} 的数据[/]"
+            text = _(
+                "{day}: ran on the book of {book} (manifest {manifest}); no extract for {day} was imported"
             )
+            console.print(f"[yellow]{text.format(day=o.as_of, book=o.book_as_of, manifest=o.manifest_id)}[/]")
 
 
 def _outcome_json(o: CycleOutcome) -> dict[str, object]:
@@ -118,15 +127,25 @@ def status_cmd(
     from recoup.db import get_engine, session_scope
 
     migrate.upgrade(get_engine())
-    table = Table(title="cycle_run")
-    for col in ("run", "as of", "step", "status", "manifest", "rows", "seconds", "finished (UTC)", "detail"):
+    table = Table(title=_("Daily cycle runs (cycle_run)"))
+    for col in (
+        _("Run"),
+        _("As of"),
+        _("Step"),
+        _("Status"),
+        _("Manifest"),
+        _("Rows"),
+        _("Seconds"),
+        _("Finished (UTC)"),
+        _("Detail"),
+    ):
         table.add_column(col)
     with session_scope() as session:
         for r in status(session=session, limit=limit):
             table.add_row(
                 r.run_id[:8],
                 str(r.as_of),
-                r.step,
+                r.step,  # the records' own codes, as logs and alerts name them
                 r.status,
                 "" if r.manifest_id is None else str(r.manifest_id),
                 f"{r.rows:,}",
@@ -135,3 +154,12 @@ def status_cmd(
                 r.detail,
             )
     console.print(table)
+
+
+def _mount_backfill() -> None:
+    from recoup.cycle.backfill_cli import backfill_cmd
+
+    app.command("backfill")(backfill_cmd)
+
+
+_mount_backfill()

@@ -100,7 +100,9 @@ def publish_cmd() -> None:
 
 
 def _published_line(done: service.PublishedCheckpoint) -> str:
-    return f"ledger checkpoint {done.data['upto_seq']} published to {done.path} · 已发布账本检查点"
+    from recoup.i18n import _
+
+    return _("ledger checkpoint {n} published to {path}").format(n=done.data["upto_seq"], path=done.path)
 
 
 def publish_after_commit(*, err: bool = False) -> None:
@@ -114,12 +116,14 @@ def publish_after_commit(*, err: bool = False) -> None:
         with session_scope() as session:
             done = service.do_publish(session=session)
     except Exception as exc:  # never hide the committed import behind a traceback
+        from recoup.i18n import _
+
         message = exc.message if isinstance(exc, RecoupError) else f"{type(exc).__name__}: {exc}"
-        typer.echo(
-            f"warning: the import committed, but publishing the ledger checkpoint failed: {message}; "
-            "run `recoup ledger publish` · 导入已完成，但账本检查点发布失败",
-            err=True,
+        text = _(
+            "warning: the import committed, but publishing the ledger checkpoint failed: {message}; "
+            "run `recoup ledger publish`"
         )
+        typer.echo(text.format(message=message), err=True)
         return
     typer.echo(_published_line(done), err=err)
 

@@ -233,6 +233,9 @@ def do_approve_write_off(
         actor=actor.username,
         settings=s,
     )
+    from recoup.writeback.emit import emit_write_off  # the core system books it (docs/writeback.md)
+
+    emit_write_off(wo, session=session, actor=actor.username, settings=s)
     return wo
 
 

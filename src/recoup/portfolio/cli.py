@@ -15,6 +15,7 @@ from rich.table import Table
 
 from recoup.console import is_terminal, make_console, progress_lines
 from recoup.errors import ImportFileError, ImportNotFoundError, parse_day
+from recoup.i18n import _
 from recoup.portfolio.flows import ImportOutcome
 from recoup.portfolio.flows import Progress as ProgressFn
 from recoup.portfolio.rejects import EXIT_REJECTED
@@ -69,6 +70,30 @@ def _publication(out: ImportOutcome) -> str:
     )
 
 
+def _publication_text(out: ImportOutcome) -> str:
+    """:func:`_publication` in the CLI's language (the JSON's ``message`` stays as it is)."""
+    day = out.as_of.isoformat()
+    if out.published:
+        return _("manifest row {manifest}: the book as of {day} is now readable.").format(
+            manifest=out.manifest_id, day=day
+        )
+    added = ", ".join(out.present) or _("no file of its own yet")
+    if out.missing:
+        why = _("waiting for {missing} (the datasets {mapping} declares for a complete day)").format(
+            missing=", ".join(out.missing), mapping=Path(out.mapping).name or _("the mapping")
+        )
+    else:
+        why = _(
+            "the mapping declares no datasets for a complete day ([day] datasets = [...] or [files]), so a "
+            "single file does not publish it"
+        )
+    return _(
+        "Added to the day {day} (it now has: {added}); the book as of {day} is NOT readable yet: {why}. "
+        "Import the rest (or the whole day with `recoup import DIR`), or run again with --publish to "
+        "publish the day as it is."
+    ).format(day=day, added=added, why=why)
+
+
 def outcome_json(out: ImportOutcome) -> dict[str, object]:
     """The import's outcome as one JSON object (``recoup import --json``)."""
     return {
@@ -104,26 +129,27 @@ def outcome_json(out: ImportOutcome) -> dict[str, object]:
 def print_outcome(out: ImportOutcome) -> None:
     if out.noop:
         if out.published:
-            console.print(
-                f"Nothing to do: these files were already imported for {out.as_of} (no-op). 已导入，无变化。"
-            )
+            text = _("Nothing to do: these files were already imported for {day} (no-op).")
+            console.print(escape(text.format(day=out.as_of)), highlight=False)
         else:
-            console.print(f"Nothing to do: already added to the day {out.as_of}. 已加入，无变化。")
-            console.print(escape(_publication(out)), highlight=False)
+            text = _("Nothing to do: already added to the day {day}.")
+            console.print(escape(text.format(day=out.as_of)), highlight=False)
+            console.print(escape(_publication_text(out)), highlight=False)
         return
-    table = Table(title=f"Import as of {out.as_of} · 导入结果", show_lines=False)
-    for col in (
-        "dataset",
-        "file",
-        "encoding",
-        "rows",
-        "inserted",
-        "updated",
-        "deleted",
-        "rejected",
-        "version",
-    ):
-        table.add_column(col, justify="right" if col not in {"dataset", "file", "encoding"} else "left")
+    table = Table(title=_("Import as of {day}").format(day=out.as_of), show_lines=False)
+    heads = (
+        _("Dataset"),
+        _("File"),
+        _("Encoding"),
+        _("Rows"),
+        _("Inserted"),
+        _("Updated"),
+        _("Deleted"),
+        _("Rejected"),
+        _("Version"),
+    )
+    for i, col in enumerate(heads):
+        table.add_column(col, justify="left" if i < 3 else "right")
     for f in out.files:
         r = f.result
         table.add_row(
@@ -131,7 +157,7 @@ def print_outcome(out: ImportOutcome) -> None:
             f.path.name,
             f.encoding,
             f"{f.rows:,}",
-            "skipped" if f.skipped else f"{r.inserted:,}" if r else "-",
+            _("skipped") if f.skipped else f"{r.inserted:,}" if r else "-",
             f"{r.updated:,}" if r and not f.skipped else "-",
             f"{r.deleted:,}" if r and not f.skipped else "-",
             f"{f.rejected:,}",
@@ -140,17 +166,20 @@ def print_outcome(out: ImportOutcome) -> None:
     console.print(table)
     for f in out.files:
         if f.reject_file:
-            text = f"{f.rejected} row(s) of {f.path.name} rejected; reasons in {f.reject_file}"
+            text = _("{n} row(s) of {file} rejected; reasons in {path}").format(
+                n=f.rejected, file=f.path.name, path=f.reject_file
+            )
             console.print(f"[yellow]{escape(text)}[/]", highlight=False)
     if out.rejects_dir is not None:
-        text = (
-            f"reject files (your own headers, with row numbers and reasons) are in {out.rejects_dir}; exit "
-            f"status {EXIT_REJECTED}. 被拒绝的行已写入该目录。"
-        )
+        text = _(
+            "reject files (your own headers, with row numbers and reasons) are in {path}; "
+            "exit status {status}."
+        ).format(path=out.rejects_dir, status=EXIT_REJECTED)
         console.print(f"[yellow]{escape(text)}[/]", highlight=False)
+    warning = _("warning:")
     for w in out.warnings:
-        console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
-    console.print(escape(_publication(out)), highlight=False)
+        console.print(f"[yellow]{escape(warning)}[/] {escape(w)}", highlight=False)
+    console.print(escape(_publication_text(out)), highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -21,6 +21,7 @@ import typer
 
 from recoup.console import make_console
 from recoup.errors import NotFoundError, parse_day
+from recoup.labels import CLASSES, PRODUCTS
 from recoup.reporting.sheets import Col, Sheet, rich_table, write_csv, write_xlsx
 
 console = make_console()
@@ -36,9 +37,10 @@ class ReportNoDataError(NotFoundError):
 
 
 def _locale() -> str:
-    from recoup.config import get_settings
+    """The report's language: the CLI's (``recoup --lang``, else ``RECOUP_LOCALE``)."""
+    from recoup.i18n import cli_locale
 
-    return "en" if get_settings().locale == "en" else "zh_CN"
+    return cli_locale()
 
 
 def _t(locale: str, en: str, zh: str) -> str:
@@ -171,19 +173,9 @@ _MONEY_COLS = [
     Col("overdue_amount", "Overdue amount (¥)", "逾期金额（元）", "money"),
     Col("share", "Share of principal", "本金占比", "pct"),
 ]
-_PRODUCTS = {
-    "installment": ("Instalment loan", "分期"),
-    "revolving_card": ("Revolving card", "信用卡"),
-    "cash_loan": ("Cash loan", "现金贷"),
-    "bnpl": ("Buy now pay later", "先买后付"),
-}
-_CLASSES = {
-    "normal": ("Normal", "正常"),
-    "special_mention": ("Special mention", "关注"),
-    "substandard": ("Substandard", "次级"),
-    "doubtful": ("Doubtful", "可疑"),
-    "loss": ("Loss", "损失"),
-}
+# The vocabularies' labels (English, 简体中文) are shared with the rest of the CLI.
+_PRODUCTS = PRODUCTS
+_CLASSES = CLASSES
 
 
 def _labelled(frame: pl.DataFrame, key: str, labels: dict[str, tuple[str, str]], locale: str) -> pl.DataFrame:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from recoup.console import make_console
 from recoup.errors import NotFoundError, UsageError
+from recoup.i18n import _, cli_locale
 
 app = typer.Typer(help="Reports: portfolio, roll rates, collectors. 报表。", no_args_is_help=True)
 console = make_console()
@@ -43,8 +44,9 @@ def _pct(v: float | None) -> str:
 
 def _matrix_table(title: str, m: pl.DataFrame, weight: str) -> Table:
     t = Table(title=title, title_justify="left")
+    heads = {"from_bucket": _("From bucket"), "base": _("Base (¥)") if weight == "balance" else _("Accounts")}
     for c in m.columns:
-        t.add_column(c, justify="left" if c == "from_bucket" else "right")
+        t.add_column(heads.get(c, c), justify="left" if c == "from_bucket" else "right")
     for r in m.iter_rows(named=True):
         cells = [str(r["from_bucket"])]
         for c in m.columns[1:]:
@@ -94,7 +96,15 @@ _COLLECTOR_HEADERS: dict[str, str] = {
     "pay": "Pay (¥) · 绩效工资",
     "reason": "Reason · 依据",
 }
+
+
 #: Columns of the printed table (the workbook and JSON carry every column).
+def _head(column: str) -> str:
+    """A printed column's header in the CLI's language (the workbook keeps both)."""
+    parts = _COLLECTOR_HEADERS.get(column, column).split(" · ")
+    return parts[0] if cli_locale() == "en" else parts[-1]
+
+
 _COLLECTOR_SHOWN = [
     "username", "display_name", "attempts", "rpc_rate", "cases_held", "coverage", "promises_made",
     "promise_rate", "promises_due", "kept_rate", "collected", "recovery_rate", "qa_major", "pay",
@@ -203,6 +213,9 @@ def collectors(
         report = collector_report(start, end, session=session)
     rules = f"{DEFAULT_INCENTIVE.name}@v{DEFAULT_INCENTIVE.version}"
     title = f"Collector KPIs · 催收员考核 {label} ({start} – {end}, incentive rules 激励规则 {rules})"
+    shown = _("Collector KPIs {month} ({start} – {end}, incentive rules {rules})").format(
+        month=label, start=start, end=end, rules=rules
+    )
     if xlsx is not None:
         _collector_xlsx(report, xlsx, title)
     if as_json:
@@ -218,19 +231,19 @@ def collectors(
         }
         typer.echo(json.dumps(doc, ensure_ascii=False, default=str))
         return
-    t = Table(title=title, title_justify="left")
+    t = Table(title=shown, title_justify="left")
     for c in _COLLECTOR_SHOWN:
-        t.add_column(_COLLECTOR_HEADERS[c], justify="left" if c in {"username", "display_name"} else "right")
+        t.add_column(_head(c), justify="left" if c in {"username", "display_name"} else "right")
     for r in report.iter_rows(named=True):
         cells = [_collector_cell(c, r[c]) for c in _COLLECTOR_SHOWN]
         if r["collector_id"] is None:
-            cells[0] = "Total · 合计"
+            cells[0] = _("Total")
         t.add_row(*cells)
     console.print(t)
     if report.is_empty():
-        console.print("no collector held cases in the month · 本月无催收员在手案件")
+        console.print(_("no collector held cases in the month"))
     if xlsx is not None:
-        console.print(f"written 已写入 {xlsx}")
+        console.print(_("written {path}").format(path=xlsx))
 
 
 def _register_book_reports() -> None:

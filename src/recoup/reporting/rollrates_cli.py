@@ -54,7 +54,8 @@ def _missing(month: str, start: dt.date, end: dt.date, days: list[dt.date]) -> R
             f"The first published day is {days[0]}, so {start} is before this book's history and cannot be "
             f"run (no extract exists for it); the first month with roll rates is "
             f"{first_reportable_month(days[0])}, once the cycle has run on both of its month ends "
-            "(or reconstruct earlier days from the first snapshot, when the backfill is available)."
+            "— or reconstruct the days before it from that first snapshot: "
+            f"recoup cycle backfill --from {start}."
         )
     else:
         hint = f"Run the daily cycle for {end} (recoup cycle run --as-of {end}) once its extract is imported."

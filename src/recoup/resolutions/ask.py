@@ -110,6 +110,17 @@ def do_request(
                 pack=pack.id,
                 misfits=misfits,
             )
+    from recoup.funding.service import check_creditor_allows_waiver
+
+    # Refused at once when the loans' creditor does not permit it (docs/funding.md); asked again at approval.
+    check_creditor_allows_waiver(
+        terms.case.loans,
+        waived=terms.waived_total,
+        owed=terms.case.total,
+        on=today,
+        session=session,
+        settings=settings,
+    )
     rank, role = authority(user, matrix, session=session)
     team = _team_name(user.id, session) or _team_name(case.holder_id, session)
     if terms.waived_total:

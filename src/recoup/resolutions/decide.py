@@ -207,8 +207,18 @@ def activate(
     settings: Settings,
     at: dt.datetime,
 ) -> Resolution:
+    from recoup.funding.service import check_creditor_allows_waiver
     from recoup.resolutions.documents import do_make_agreement
 
+    # The loans' creditor (资金方, or a guarantor after its payout) must permit the waiver (docs/funding.md).
+    check_creditor_allows_waiver(
+        res.loans,
+        waived=res.waived_total,
+        owed=res.owed_total,
+        on=_today(settings, at),
+        session=session,
+        settings=settings,
+    )
     res.status = "active"
     res.decided_by, res.decided_at, res.decider_role = user.username, at, role
     res.decision_note, res.approval_basis, res.decided_matrix = note, basis, found.matrix
@@ -249,6 +259,12 @@ def activate(
         settings=settings,
     )
     do_make_agreement(res, session=session, settings=settings, actor=user.username, now=at)
+    if res.kind == "plan":  # the core system restructures the schedule (docs/writeback.md)
+        from recoup.writeback.emit import emit_plan
+
+        emit_plan(
+            res, session=session, on=at.astimezone(settings.tz).date(), actor=user.username, settings=settings
+        )
     return res
 
 

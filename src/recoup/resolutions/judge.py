@@ -125,6 +125,10 @@ def do_judge_resolutions(
         moved = _move_case(
             res, status, as_of=as_of, session=session, in_collections=in_collections, settings=settings
         )
+        if status == "honoured":  # the waiver takes effect: the core system books it (docs/writeback.md)
+            from recoup.writeback.emit import emit_waiver
+
+            emit_waiver(res, session=session, on=as_of, actor=ACTOR, settings=settings)
         items.append(
             {
                 "resolution_id": res.id,

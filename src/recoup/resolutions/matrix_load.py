@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -12,7 +13,8 @@ from typing import Any, Final
 from sqlalchemy.orm import Session
 
 from recoup import rules
-from recoup.configs.service import canonical_json, do_save_version, get_latest
+from recoup.configs.cache import latest_built
+from recoup.configs.service import canonical_json, do_save_version
 from recoup.errors import MoneyError
 from recoup.money import parse_amount, parse_rate_bp
 from recoup.resolutions.matrix import (
@@ -413,19 +415,30 @@ def parse_toml(text: str) -> dict[str, Any]:
     return data
 
 
+@functools.cache
 def load_builtin(*, minor_digits: int = 2) -> Matrix:
-    """The shipped matrix (``matrix/default.toml``)."""
+    """The shipped matrix (``matrix/default.toml``), parsed once per process (it never changes while the
+    process runs; the pages ask for it on every request). Read-only: it is shared."""
     data = _read_builtin()
     digest = hashlib.sha256(canonical_json(data)).hexdigest()[:8]
     return matrix_from_payload(data, f"builtin.{digest}", minor_digits=minor_digits)
 
 
 def resolve(*, session: Session | None, name: str = DEFAULT_NAME, minor_digits: int = 2) -> Matrix:
-    """The newest saved version of matrix ``name`` when there is one (and a session), else the built-in."""
+    """The newest saved version of matrix ``name`` when there is one (and a session), else the built-in.
+    Built once per version and process (:mod:`recoup.configs.cache`); read-only: it is shared."""
     if session is not None:
-        row = get_latest(KIND, name, session=session, missing_ok=True)
-        if row is not None:
-            return matrix_from_payload(dict(row.payload), str(row.version), minor_digits=minor_digits)
+        saved = latest_built(
+            KIND,
+            name,
+            session=session,
+            build=lambda payload, version: matrix_from_payload(
+                payload, str(version), minor_digits=minor_digits
+            ),
+            options=minor_digits,
+        )
+        if saved is not None:
+            return saved
     if name != DEFAULT_NAME:
         raise MatrixError(f"no approval matrix {name!r} / 没有该审批矩阵", details={"name": name})
     return load_builtin(minor_digits=minor_digits)

@@ -10,6 +10,8 @@ bucket and product; :func:`propose` turns a request (pay X, or waive Y, in N ins
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -19,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from recoup import rules
 from recoup.cases import lifecycle
-from recoup.configs.service import get_latest
+from recoup.configs.cache import latest_built, latest_stamp
 from recoup.delinquency.tables import BUCKETS
 from recoup.errors import MoneyError, RecoupError
 from recoup.money import schedule
@@ -34,6 +36,7 @@ __all__ = [
     "Terms",
     "assess",
     "case_terms",
+    "case_terms_on",
     "pack_misfits",
     "propose",
     "state_path",
@@ -78,26 +81,75 @@ class CaseTerms:
 
 
 def _bucket_table(session: Session) -> rules.DecisionTable:
-    row = get_latest("decision_table", "bucket", session=session, missing_ok=True)
-    return rules.load_table(row.payload if row is not None else BUCKETS)
+    saved = latest_built(
+        "decision_table", "bucket", session=session, build=lambda payload, _v: rules.load_table(payload)
+    )
+    return saved if saved is not None else _builtin_buckets()
+
+
+@functools.cache
+def _builtin_buckets() -> rules.DecisionTable:
+    return rules.load_table(BUCKETS)
+
+
+#: (bucket table version, dpd, product type) → bucket: the evaluator builds a frame for one row, which
+#: costs milliseconds a page would pay per request for an answer that depends on these alone.
+_BUCKETS: dict[tuple[tuple[int, str] | None, int, str], str] = {}
+
+
+def _bucket_of(session: Session, dpd: int, product_type: str) -> str:
+    key = (latest_stamp("decision_table", "bucket", session=session), dpd, product_type)
+    found = _BUCKETS.get(key)
+    if found is None:
+        frame = pl.DataFrame(
+            {
+                "dpd": [dpd],
+                "missed_installments": [0],
+                "product_type": [product_type],
+                "bucket_by_cycle": [False],
+            }
+        )
+        found = str(rules.evaluate(frame, _bucket_table(session)).item(0, "bucket") or "C")
+        if len(_BUCKETS) > 4096:
+            _BUCKETS.clear()
+        _BUCKETS[key] = found
+    return found
 
 
 def case_terms(case_id: int, *, base: str, session: Session, as_of: dt.date) -> CaseTerms:
     """The balance of the case's open accounts (the mirror of the last extract) per component."""
-    if base not in BASES:
-        raise refuse("base", f"base {base!r} is not one of {', '.join(BASES)} / 基数无效", value=base)
-    accounts = list(
-        session.scalars(
-            select(CollectionAccount)
-            .where(CollectionAccount.case_id == case_id, CollectionAccount.status == "open")
-            .order_by(CollectionAccount.dpd.desc(), CollectionAccount.id)
+    return case_terms_on((base,), case_id, session=session, as_of=as_of)[base]
+
+
+def case_terms_on(
+    bases: Sequence[str],
+    case_id: int,
+    *,
+    session: Session,
+    as_of: dt.date,
+    accounts: Sequence[CollectionAccount] | None = None,
+) -> dict[str, CaseTerms]:
+    """:func:`case_terms` on each of ``bases``, the case read once (the case page shows both). A caller
+    that has read the case's ``accounts`` with their instalments already passes them."""
+    for base in bases:
+        if base not in BASES:
+            raise refuse("base", f"base {base!r} is not one of {', '.join(BASES)} / 基数无效", value=base)
+    if accounts is None:
+        accounts = list(
+            session.scalars(
+                select(CollectionAccount)
+                .where(CollectionAccount.case_id == case_id, CollectionAccount.status == "open")
+                .order_by(CollectionAccount.dpd.desc(), CollectionAccount.id)
+            )
         )
-    )
+        rows: Sequence[AccountInstallment] = session.scalars(
+            select(AccountInstallment).where(AccountInstallment.account_id.in_([a.id for a in accounts]))
+        ).all()
+    else:
+        accounts = sorted((a for a in accounts if a.status == "open"), key=lambda a: (-a.dpd, a.id))
+        rows = [i for a in accounts for i in a.installments]
     if not accounts:
         raise refuse("no_account", "the case has no account in collections / 该案件没有在催账户")
-    rows = session.scalars(
-        select(AccountInstallment).where(AccountInstallment.account_id.in_([a.id for a in accounts]))
-    ).all()
     dues = [
         InstalmentDue(
             due_date=i.due_date,
@@ -109,33 +161,33 @@ def case_terms(case_id: int, *, base: str, session: Session, as_of: dt.date) -> 
         for i in rows
     ]
     worst = accounts[0]
-    if rows:  # instalments due before the extract's date are overdue
-        parts = owed(dues, as_of=min(a.as_of for a in accounts), base=base).as_dict()
-    else:  # a mirror without a schedule: the overdue amount is all it tells (taken as principal)
-        overdue = sum(a.overdue_amount for a in accounts)
-        whole = max(sum(a.outstanding_principal for a in accounts), overdue)
-        parts = {"penalty": 0, "fee": 0, "interest": 0, "principal": whole if base == "whole" else overdue}
-    frame = pl.DataFrame(
-        {
-            "dpd": [worst.dpd],
-            "missed_installments": [0],
-            "product_type": [worst.product_type],
-            "bucket_by_cycle": [False],
-        }
-    )
-    bucket = rules.evaluate(frame, _bucket_table(session)).item(0, "bucket") or "C"
-    return CaseTerms(
-        case_id=case_id,
-        base=base,
-        as_of=as_of,
-        owed=parts,
-        bucket=str(bucket),
-        product=worst.product_code,
-        product_type=worst.product_type,
-        currency=worst.currency,
-        max_dpd=worst.dpd,
-        loans=tuple(a.external_id for a in accounts),
-    )
+    bucket = _bucket_of(session, worst.dpd, worst.product_type)
+    out: dict[str, CaseTerms] = {}
+    for base in bases:
+        if rows:  # instalments due before the extract's date are overdue
+            parts = owed(dues, as_of=min(a.as_of for a in accounts), base=base).as_dict()
+        else:  # a mirror without a schedule: the overdue amount is all it tells (taken as principal)
+            overdue = sum(a.overdue_amount for a in accounts)
+            whole = max(sum(a.outstanding_principal for a in accounts), overdue)
+            parts = {
+                "penalty": 0,
+                "fee": 0,
+                "interest": 0,
+                "principal": whole if base == "whole" else overdue,
+            }
+        out[base] = CaseTerms(
+            case_id=case_id,
+            base=base,
+            as_of=as_of,
+            owed=parts,
+            bucket=bucket,
+            product=worst.product_code,
+            product_type=worst.product_type,
+            currency=worst.currency,
+            max_dpd=worst.dpd,
+            loans=tuple(a.external_id for a in accounts),
+        )
+    return out
 
 
 @dataclass(frozen=True)

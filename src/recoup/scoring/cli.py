@@ -23,15 +23,20 @@ def fit_cmd(
     file: Path = typer.Argument(..., help="A labelled table (CSV or Parquet)."),
     target: str = typer.Option(..., "--target", help="The 0/1 (or yes/no) column to predict."),
     id_column: str | None = typer.Option(None, "--id", help="An identifier column to leave out."),
-    kind: str = typer.Option("gbm", "--kind", help="gbm (LightGBM) or scorecard (points scorecard)."),
+    kind: str = typer.Option(
+        "gbm",
+        "--kind",
+        help="gbm (LightGBM), scorecard (points scorecard) or auto (the better of the two by 5-fold "
+        "cross-validated AUC on the same folds).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Train and 5-fold cross-validate a model on any labelled table; print AUC, KS, Gini, top features."""
     from recoup.errors import RecoupError
     from recoup.scoring.fit import fit_table
 
-    if kind not in {"gbm", "scorecard"}:
-        raise RecoupError(f"--kind must be gbm or scorecard, not {kind!r}")
+    if kind not in {"gbm", "scorecard", "auto"}:
+        raise RecoupError(f"--kind must be gbm, scorecard or auto, not {kind!r}")
     if as_json:
         report = fit_table(file, target=target, id_column=id_column, kind=kind)  # type: ignore[arg-type]
         print(json.dumps(report.as_json(), ensure_ascii=False))
@@ -42,6 +47,12 @@ def fit_cmd(
         f"[b]{kind}[/] on {file.name}: {report.n_rows:,} rows, {report.n_features} features"
         + (f" ({report.dropped_rows:,} rows without a target left out)" if report.dropped_rows else "")
     )
+    if report.candidates:
+        console.print(
+            "auto · 自动选择: "
+            + " · ".join(f"{k} AUC {v:.4f}" for k, v in report.candidates.items())
+            + f" → [b]{report.kind}[/]"
+        )
     console.print(f"5-fold CV · 交叉验证: AUC {report.auc:.4f} · KS {report.ks:.4f} · Gini {report.gini:.4f}")
     console.print("fold AUC: " + ", ".join(f"{a:.4f}" for a in report.fold_auc))
     t = Table(title="Top features · 重要特征", title_justify="left")
@@ -50,6 +61,87 @@ def fit_cmd(
     for name, share in report.top_features:
         t.add_row(name, f"{share:.1%}")
     console.print(t)
+
+
+@app.command("build-table")
+def build_table_cmd(
+    target: str = typer.Option(
+        "self_cure_30", "--target", help="self_cure_30 or roll_forward_30 (docs/scoring.md)."
+    ),
+    start: str = typer.Option(..., "--from", help="First as-of date of the rows (YYYY-MM-DD)."),
+    end: str = typer.Option(..., "--to", help="Last as-of date of the rows (YYYY-MM-DD)."),
+    out: Path = typer.Option(..., "--out", help="The table to write: .parquet or .csv."),
+    sample: str = typer.Option(
+        "account_month",
+        "--sample",
+        help="account_month (one random delinquent day per account and month) or all (every one).",
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the account_month draw."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
+    """Build a training table from the lake: features of accounts in collections and their matured
+    target, ready for `recoup model train --data`. 从数据湖生成训练数据。"""
+    import polars as pl
+
+    from recoup import migrate
+    from recoup.config import get_settings
+    from recoup.db import get_engine, session_scope
+    from recoup.errors import NotFoundError, UsageError, parse_day
+    from recoup.lake import book_as_of, get_lake, latest_manifest
+    from recoup.lake.store import Outputs
+    from recoup.scoring.table import build_table
+
+    first, last = parse_day(start, "--from"), parse_day(end, "--to")
+    if sample not in {"account_month", "all"}:
+        raise UsageError(f"--sample must be account_month or all, not {sample!r}")
+    if out.suffix.lower() not in {".parquet", ".csv"}:
+        raise UsageError(f"--out must end in .parquet or .csv, not {out.name!r}")
+    settings = get_settings()
+    engine = get_engine(settings)
+    migrate.upgrade(engine)
+    lake = get_lake(settings)
+    with session_scope(engine) as session:
+        newest = latest_manifest(session=session)
+        if newest is None:
+            raise NotFoundError("nothing has been imported yet · 尚未导入任何数据")
+        book = book_as_of(newest.as_of, session=session, lake=lake)
+    frame = build_table(
+        Outputs(lake),
+        book,
+        target=target,
+        start=first,
+        end=last,
+        sample="all" if sample == "all" else "account_month",
+        seed=seed,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".csv":
+        frame.write_csv(out)
+    else:
+        frame.write_parquet(out)
+    rate = float(frame.get_column(target).cast(pl.Float64).mean() or 0.0)  # type: ignore[arg-type]
+    dates = frame.get_column("as_of")
+    window = [str(dates.min()), str(dates.max())]
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "path": str(out),
+                    "target": target,
+                    "rows": frame.height,
+                    "accounts": frame.get_column("loan_id").n_unique(),
+                    "positive_rate": rate,
+                    "as_of": window,
+                    "sample": sample,
+                },
+                ensure_ascii=False,
+            )
+        )
+        return
+    console.print(
+        f"{out}: {frame.height:,} rows · 行, {frame.get_column('loan_id').n_unique():,} accounts · 账户, "
+        f"as-of {window[0]} → {window[1]}, {target} rate · 比例 {rate:.1%} ({sample})"
+    )
 
 
 # --- the model registry: train, list, promote, report -----------------------------------------------

@@ -1,10 +1,14 @@
 """The two model kinds, both following the scikit-learn estimator contract.
 
-- :class:`GBMClassifier` — LightGBM with optional monotone constraints, early stopping on a validation
-  split of the training data only, and probability calibration (isotonic or Platt, whichever leaves the
-  smaller gap between mean predicted and observed rate across 10 equal-count bins — the model card's
-  calibration table — in 5-fold cross-validation on that validation split). Reason codes from
-  LightGBM's ``pred_contrib``.
+- :class:`GBMClassifier` — LightGBM with optional monotone constraints, early stopping on the training
+  data only, and probability calibration (isotonic or Platt, whichever leaves the smaller gap between
+  mean predicted and observed rate across 10 equal-count bins — the model card's calibration table — in
+  5-fold cross-validation on the calibration scores). Its regularisation follows the table's size
+  (:func:`size_params`): below :data:`SMALL_ROWS` training rows the trees are shallower with smaller
+  leaves, the number of rounds is chosen by an inner 5-fold cross-validation and the model is refitted
+  on every row, and the calibration map is Platt's fitted on the out-of-fold scores; from
+  :data:`SMALL_ROWS` rows on, early stopping uses a validation split. Reason codes from LightGBM's
+  ``pred_contrib``.
 - :class:`ScorecardClassifier` — a points scorecard (optbinning: optimal binning, WoE, logistic
   regression, points to double the odds). Reason codes from each variable's log-odds contribution.
 
@@ -44,14 +48,48 @@ def _categoricals(X: pd.DataFrame) -> list[str]:
     ]
 
 
+#: Below this many training rows the GBM is fitted the small-table way (see the module docstring).
+SMALL_ROWS = 10_000
+_INNER_FOLDS = 5
+
+
+def size_params(n_rows: int) -> dict[str, Any]:
+    """The regularisation for a training table of ``n_rows`` rows (what ``None`` parameters become).
+
+    Few rows fit few, shallow trees with small leaves (a leaf of 80 rows leaves a 1,000-row table
+    almost no splits, and a 20 % validation split leaves its early stopping to chance) and random split
+    thresholds (extremely randomised trees, which average out the noise a searched threshold fits): the
+    rounds are chosen by inner cross-validation instead, on every row. From :data:`SMALL_ROWS` rows
+    the defaults measured on the digital twin (docs/benchmarks.md) apply."""
+    if n_rows < SMALL_ROWS:
+        return {
+            "num_leaves": 4 if n_rows < 3_000 else 8,
+            "min_child_samples": int(np.clip(n_rows // 40, 10, 80)),
+            "learning_rate": 0.05,
+            "extra_trees": True,
+            "early_stopping": "cv",
+        }
+    return {
+        "num_leaves": 15,
+        "min_child_samples": 80,
+        "learning_rate": 0.03,
+        "extra_trees": False,
+        "early_stopping": "split",
+    }
+
+
 class GBMClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
-    """Gradient boosting (LightGBM) with early stopping and calibrated probabilities."""
+    """Gradient boosting (LightGBM) with early stopping and calibrated probabilities.
+
+    ``num_leaves``, ``min_child_samples``, ``learning_rate``, ``extra_trees`` and ``early_stopping``
+    (``cv`` or ``split``) left ``None`` follow the table's size (:func:`size_params`); ``params_``
+    records what the fit used."""
 
     def __init__(
         self,
-        learning_rate: float = 0.03,
-        num_leaves: int = 15,
-        min_child_samples: int = 80,
+        learning_rate: float | None = None,
+        num_leaves: int | None = None,
+        min_child_samples: int | None = None,
         subsample: float = 0.8,
         colsample_bytree: float = 0.7,
         reg_lambda: float = 5.0,
@@ -61,6 +99,8 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         monotone: dict[str, int] | None = None,
         calibration: str = "auto",
         random_state: int = 0,
+        early_stopping: str | None = None,
+        extra_trees: bool | None = None,
     ) -> None:
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -74,6 +114,8 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.monotone = monotone
         self.calibration = calibration
         self.random_state = random_state
+        self.early_stopping = early_stopping
+        self.extra_trees = extra_trees
 
     def _frame(self, X: pd.DataFrame) -> pd.DataFrame:
         X = X[self.feature_names_in_].copy()
@@ -81,30 +123,64 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             X[c] = pd.Categorical(X[c].astype("string"), categories=cats)
         return X
 
+    def _resolved(self, n_rows: int) -> dict[str, Any]:
+        """The parameters of this fit: those given, the rest by the table's size."""
+        by_size = size_params(n_rows)
+        given = {
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "learning_rate": self.learning_rate,
+            "extra_trees": self.extra_trees,
+            "early_stopping": self.early_stopping,
+        }
+        out = {k: by_size[k] if v is None else v for k, v in given.items()}
+        if out["early_stopping"] not in ("cv", "split"):
+            raise ValueError(f"early_stopping must be 'cv' or 'split', not {out['early_stopping']!r}")
+        # Threads cost more than they give on a small table (and cross-validation fits many).
+        return out | {"n_jobs": 1 if n_rows < SMALL_ROWS else 2}
+
+    def _booster(self, n_estimators: int, mono: list[int]) -> lgb.LGBMClassifier:
+        p = self.params_
+        return lgb.LGBMClassifier(
+            n_estimators=n_estimators,
+            learning_rate=p["learning_rate"],
+            num_leaves=p["num_leaves"],
+            min_child_samples=p["min_child_samples"],
+            subsample=self.subsample,
+            subsample_freq=1,
+            colsample_bytree=self.colsample_bytree,
+            reg_lambda=self.reg_lambda,
+            extra_trees=p["extra_trees"],
+            monotone_constraints=mono,
+            random_state=self.random_state,
+            n_jobs=p["n_jobs"],
+            verbose=-1,
+        )
+
     def fit(self, X: pd.DataFrame, y: npt.ArrayLike) -> GBMClassifier:
         y_arr = np.asarray(y, dtype=np.int64)
         self.classes_ = np.array([0, 1])
         self.feature_names_in_ = np.array(list(X.columns), dtype=object)
         self.categories_ = {c: sorted(X[c].dropna().astype(str).unique().tolist()) for c in _categoricals(X)}
+        self.params_ = self._resolved(len(y_arr))
         Xf = self._frame(X)
-        Xtr, Xva, ytr, yva = train_test_split(
-            Xf, y_arr, test_size=self.validation_fraction, stratify=y_arr, random_state=self.random_state
-        )
         mono = [int((self.monotone or {}).get(c, 0)) for c in Xf.columns]
-        self.booster_ = lgb.LGBMClassifier(
-            n_estimators=self.max_rounds,
-            learning_rate=self.learning_rate,
-            num_leaves=self.num_leaves,
-            min_child_samples=self.min_child_samples,
-            subsample=self.subsample,
-            subsample_freq=1,
-            colsample_bytree=self.colsample_bytree,
-            reg_lambda=self.reg_lambda,
-            monotone_constraints=mono,
-            random_state=self.random_state,
-            n_jobs=2,
-            verbose=-1,
+        if self.params_["early_stopping"] == "cv":
+            raw, y_cal = self._fit_cv(Xf, y_arr, mono)
+        else:
+            raw, y_cal = self._fit_split(Xf, y_arr, mono)
+        self.calibrator_ = self._choose_calibrator(raw, y_cal)
+        self.feature_importances_ = self.booster_.booster_.feature_importance(importance_type="gain")
+        return self
+
+    def _fit_split(
+        self, Xf: pd.DataFrame, y: npt.NDArray[np.int64], mono: list[int]
+    ) -> tuple[Floats, npt.NDArray[np.int64]]:
+        """Early stopping on a validation split; the calibration scores are the split's."""
+        Xtr, Xva, ytr, yva = train_test_split(
+            Xf, y, test_size=self.validation_fraction, stratify=y, random_state=self.random_state
         )
+        self.booster_ = self._booster(self.max_rounds, mono)
         self.booster_.fit(
             Xtr,
             ytr,
@@ -113,10 +189,45 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             eval_metric="auc",
             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
         )
-        raw = np.asarray(self.booster_.predict_proba(Xva))[:, 1]
-        self.calibrator_ = self._choose_calibrator(raw, yva)
-        self.feature_importances_ = self.booster_.booster_.feature_importance(importance_type="gain")
-        return self
+        self.n_rounds_ = int(self.booster_.best_iteration_ or self.max_rounds)
+        return np.asarray(self.booster_.predict_proba(Xva))[:, 1], yva
+
+    def _fit_cv(
+        self, Xf: pd.DataFrame, y: npt.NDArray[np.int64], mono: list[int]
+    ) -> tuple[Floats, npt.NDArray[np.int64]]:
+        """The number of rounds by inner cross-validation (the best mean held-out AUC), then one model on
+        every row; the calibration scores are the inner folds' out-of-fold predictions."""
+        folds = min(_INNER_FOLDS, int(y.sum()), int(len(y) - y.sum()))
+        if folds < 2:  # a class too rare to hold out: a short fixed fit, calibrated in-sample
+            self.n_rounds_ = 50
+            self.booster_ = self._booster(self.n_rounds_, mono).fit(Xf, y)
+            return np.asarray(self.booster_.predict_proba(Xf))[:, 1], y
+        splits = list(
+            StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state).split(Xf, y)
+        )
+        boosters: list[lgb.LGBMClassifier] = []
+        curves: list[list[float]] = []
+        for train, held in splits:
+            b = self._booster(self.max_rounds, mono)
+            b.fit(
+                Xf.iloc[train],
+                y[train],
+                eval_X=(Xf.iloc[held],),
+                eval_y=(y[held],),
+                eval_metric="auc",
+                callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+            )
+            boosters.append(b)
+            curves.append(list(b.evals_result_["valid_0"]["auc"]))
+        # Each fold stopped on its own: the mean curve over the rounds every fold reached.
+        reach = min(len(c) for c in curves)
+        mean = np.mean([c[:reach] for c in curves], axis=0)
+        self.n_rounds_ = int(np.argmax(mean)) + 1
+        raw = np.zeros(len(y), dtype=np.float64)
+        for b, (_train, held) in zip(boosters, splits, strict=True):
+            raw[held] = np.asarray(b.predict_proba(Xf.iloc[held], num_iteration=self.n_rounds_))[:, 1]
+        self.booster_ = self._booster(self.n_rounds_, mono).fit(Xf, y)
+        return raw, y
 
     def _choose_calibrator(self, raw: Floats, y: npt.NDArray[np.int64]) -> Any:
         """The calibration map from raw scores to probabilities, fitted on the validation split.
@@ -132,10 +243,16 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         }
         if self.calibration in cands:
             return cands[self.calibration]().fit(raw, y)
+        if self.params_["early_stopping"] == "cv":
+            # Few rows: isotonic's steps tie scores that the trees ranked apart and cost AUC; Platt's
+            # sigmoid keeps the ranking.
+            self.calibration_method_ = "platt"
+            self.calibration_scores_: dict[str, float] = {}
+            return cands["platt"]().fit(raw, y)
         folds = min(5, int(y.sum()), int(len(y) - y.sum()))
         if folds < 2:  # too few events to compare; isotonic needs no second class
             self.calibration_method_ = "isotonic"
-            self.calibration_scores_: dict[str, float] = {}
+            self.calibration_scores_ = {}
             return cands["isotonic"]().fit(raw, y)
         skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
         gaps: dict[str, list[float]] = {name: [] for name in cands}

@@ -1,13 +1,16 @@
 """``recoup model fit``: train and cross-validate either model kind on any labelled table.
 
 Analysts bring their own data (CSV or Parquet, text categories, missing values). Folds are fixed
-(StratifiedKFold, 5 folds, shuffle, random_state 0); the GBM's early stopping and calibration use a
-split of each training fold only, never the evaluation fold.
+(StratifiedKFold, 5 folds, shuffle, random_state 0); the GBM's early stopping and calibration use each
+training fold only, never the evaluation fold (its regularisation follows the table's size:
+:func:`recoup.scoring.estimators.size_params`). ``kind="auto"`` cross-validates both kinds on the same
+folds and keeps the one with the higher AUC (the GBM on a tie); the report names both figures.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +22,8 @@ from recoup.errors import RecoupError
 from recoup.scoring.estimators import GBMClassifier, ScorecardClassifier
 from recoup.scoring.evaluation import cross_validate
 
-Kind = Literal["gbm", "scorecard"]
+Kind = Literal["gbm", "scorecard", "auto"]
+KINDS = ("gbm", "scorecard")
 _POSITIVE = {"1", "true", "yes", "y", "t", "是", "bad", "default"}
 _NEGATIVE = {"0", "false", "no", "n", "f", "否", "good"}
 
@@ -41,6 +45,7 @@ class FitReport:
     fold_auc: list[float]
     top_features: list[tuple[str, float]]
     dropped_rows: int
+    candidates: dict[str, float] = field(default_factory=dict)  # kind → CV AUC, with ``auto``
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +57,7 @@ class FitReport:
             "n_features": self.n_features,
             "fold_auc": self.fold_auc,
             "top_features": [{"feature": f, "importance": v} for f, v in self.top_features],
+            **({"candidates": self.candidates} if self.candidates else {}),
         }
 
 
@@ -105,7 +111,7 @@ def prepare(frame: pl.DataFrame, target: str, id_column: str | None) -> tuple[pd
     return pdf, y, dropped
 
 
-def make_model(kind: Kind) -> GBMClassifier | ScorecardClassifier:
+def make_model(kind: str) -> GBMClassifier | ScorecardClassifier:
     if kind == "gbm":
         return GBMClassifier()
     if kind == "scorecard":
@@ -114,13 +120,21 @@ def make_model(kind: Kind) -> GBMClassifier | ScorecardClassifier:
 
 
 def fit_table(path: Path, *, target: str, id_column: str | None = None, kind: Kind = "gbm") -> FitReport:
-    """Cross-validate ``kind`` on the table at ``path`` and fit it on all rows for the top features."""
+    """Cross-validate ``kind`` (both kinds for ``auto``, keeping the better) on the table at ``path`` and
+    fit it on all rows for the top features."""
+    if kind != "auto":
+        make_model(kind)  # validates the kind before any work
     X, y, dropped = prepare(read_table(path), target, id_column)
-    make_model(kind)  # validates the kind before any work
-    cv = cross_validate(lambda: make_model(kind), X, y)
-    full = make_model(kind).fit(X, y)
+    kinds = KINDS if kind == "auto" else (kind,)
+    results = {k: cross_validate(partial(make_model, k), X, y) for k in kinds}
+    chosen = max(kinds, key=lambda k: results[k].auc)  # the first (gbm) on a tie
+    cv = results[chosen]
+    full = make_model(chosen).fit(X, y)
     imp = np.asarray(full.feature_importances_, dtype=np.float64)
     total = float(imp.sum()) or 1.0
     order = np.argsort(-imp)[:10]
     top = [(str(X.columns[i]), float(imp[i] / total)) for i in order if imp[i] > 0]
-    return FitReport(kind, len(y), X.shape[1], cv.auc, cv.ks, cv.gini, cv.fold_auc, top, dropped)
+    candidates = {k: r.auc for k, r in results.items()} if kind == "auto" else {}
+    return FitReport(
+        chosen, len(y), X.shape[1], cv.auc, cv.ks, cv.gini, cv.fold_auc, top, dropped, candidates
+    )

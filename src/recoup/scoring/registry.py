@@ -240,7 +240,7 @@ def _split(
 
 
 def _new_model(kind: str, monotone: Mapping[str, int] | None) -> Estimator:
-    model = make_model(kind)  # type: ignore[arg-type]
+    model = make_model(kind)
     if monotone and isinstance(model, GBMClassifier):
         model.set_params(monotone=dict(monotone))
     return model

@@ -45,6 +45,7 @@ from recoup.contact.vocab import Disposition, Party, Treatment
 from recoup.pii import PiiCipher
 from recoup.portfolio.models import CollectionAccount, ContactPoint
 from recoup.simulate.events import Action, DayEvents
+from recoup.simulate.floor_offers import Offer, choose_offer, do_record_accepted
 
 #: The demo's people sign in with this password (printed by the demo; never a production default).
 DEMO_PASSWORD: Final = "recoup-demo"
@@ -73,6 +74,9 @@ class FloorDay:
     right_party: int = 0
     promises: int = 0
     skipped_by_policy: int = 0
+    offers: int = 0  # calls that carried a plan or settlement offer (floor_offers)
+    plans: int = 0  # accepted on the call and recorded as active plans
+    settlements: int = 0  # accepted and recorded as active settlements
     by_collector: dict[str, int] = field(default_factory=dict)
 
 
@@ -124,6 +128,7 @@ class PlannedCall:
     task_id: int
     point_id: int
     at: dt.datetime
+    offer: Offer | None = None
 
 
 #: The world's disposition of a call → what the collector logs.
@@ -182,7 +187,7 @@ class FloorTwin:
         for row in queue.iter_rows(named=True):
             if used + TALK_MINUTES > minutes:
                 break
-            if row["treatment"] != "agent_call" or row["case_id"] in seen:
+            if row["treatment"] not in ("agent_call", "plan_offer") or row["case_id"] in seen:
                 continue
             case = session.get(Case, row["case_id"])
             if case is None or case.status != "open":
@@ -198,14 +203,15 @@ class FloorTwin:
                 .order_by(ContactPoint.id)
                 .limit(1)
             ).one_or_none()
-            loan = session.scalar(
-                select(CollectionAccount.external_id)
+            top = session.execute(
+                select(CollectionAccount.external_id, CollectionAccount.dpd)
                 .where(CollectionAccount.case_id == case.id, CollectionAccount.status == "open")
                 .order_by(CollectionAccount.dpd.desc(), CollectionAccount.id)
                 .limit(1)
-            )
-            if phone is None or loan is None:
+            ).one_or_none()
+            if phone is None or top is None:
                 continue
+            loan = top.external_id
             local = clock + dt.timedelta(minutes=used)
             at = local.astimezone(dt.UTC)
             verdict = precheck_contact(
@@ -217,8 +223,19 @@ class FloorTwin:
             do_start_task(row["task_id"], user, session=session)
             seen.add(case.id)
             used += TALK_MINUTES  # planned at the longest; the day's clock is the collector's plan
-            action = Action(loan_id=loan, treatment=Treatment.AGENT_CALL, hour=local.hour, party=Party.DEBTOR)
-            calls.append(PlannedCall(action, user.username, case.id, row["task_id"], phone.id, at))
+            offer = choose_offer(
+                case, row["treatment"], int(top.dpd or 0), day, session=session, settings=self.settings
+            )
+            action = Action(
+                loan_id=loan,
+                treatment=offer.treatment if offer else Treatment.AGENT_CALL,
+                hour=local.hour,
+                party=Party.DEBTOR,
+                amount=offer.each if offer else 0,
+                installments=offer.instalments if offer else 0,
+            )
+            out.offers += int(offer is not None)
+            calls.append(PlannedCall(action, user.username, case.id, row["task_id"], phone.id, at, offer))
         return calls
 
     def record_day(
@@ -226,9 +243,11 @@ class FloorTwin:
     ) -> None:
         """Log what the world says happened on each planned call, and the promises made on them."""
         policy = self._policy(session)
-        attempts = events.attempts.filter(pl.col("treatment") == Treatment.AGENT_CALL.value)
+        calls = (Treatment.AGENT_CALL.value, Treatment.PLAN_OFFER.value, Treatment.SETTLEMENT_OFFER.value)
+        attempts = events.attempts.filter(pl.col("treatment").is_in(calls))
         by_loan = {r["loan_id"]: r for r in attempts.iter_rows(named=True)}
         promises = {r["loan_id"]: r for r in events.promises.iter_rows(named=True)}
+        accepted = {r["loan_id"]: r for r in events.offers.filter(pl.col("accepted")).iter_rows(named=True)}
         for call in planned:
             seen = by_loan.get(call.action.loan_id)
             if seen is None:
@@ -257,7 +276,15 @@ class FloorTwin:
             out.right_party += int(bool(seen["reached"]))
             out.by_collector[call.username] = out.by_collector.get(call.username, 0) + 1
             promise = promises.get(call.action.loan_id)
-            if result == "promise" and promise is not None:
+            offer = accepted.get(call.action.loan_id)
+            if call.offer is not None and offer is not None:
+                first = offer["first_date"]
+                if do_record_accepted(
+                    case, user, call.offer, first, call.at, session=session, settings=self.settings
+                ):
+                    out.plans += int(call.offer.kind == "plan")
+                    out.settlements += int(call.offer.kind == "settlement")
+            elif result == "promise" and promise is not None:
                 out.promises += int(self._promise(case, user, call.at, promise, session=session))
 
     def _promise(

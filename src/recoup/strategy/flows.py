@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from recoup.cases.models import Case
@@ -44,17 +43,25 @@ from recoup.contact.outbox import do_enqueue
 from recoup.contact.policy.presets import resolve
 from recoup.contact.vocab import TREATMENT_CHANNEL, Channel, DestinationKind, Party, Treatment
 from recoup.db import utcnow
+from recoup.errors import ConfigError
+from recoup.lake import Book
 from recoup.lake.models import LakeImport
+from recoup.lake.store import Outputs
 from recoup.pii import PiiCipher, cipher_from_settings
 from recoup.portfolio.models import Borrower, CollectionAccount, ContactPoint
-from recoup.strategy.definition import MESSAGE_TREATMENTS, PERSISTENT_TREATMENTS, Strategy
+from recoup.strategy import cycle_value
+from recoup.strategy import kernel as strategy_kernel
+from recoup.strategy.capacity import Capacity
+from recoup.strategy.definition import MESSAGE_TREATMENTS, Strategy
 from recoup.strategy.kernel import Plan
-from recoup.strategy.models import WorkTask
+from recoup.strategy.service import load_plan
+from recoup.strategy.tasks import PEOPLE_TASKS, ActResult, _plan_tasks
 
-__all__ = ["ActResult", "do_act", "payment_token"]
+__all__ = ["PEOPLE_TASKS", "ActResult", "DayPlan", "do_act", "payment_token", "plan_day"]
 
 ACTOR = "strategy"
 _CHUNK = 900
+Sessions = Callable[[], AbstractContextManager[Session]]
 #: (contact point kind, the consent word ``consent_channels`` uses, destination kind) per message channel.
 _DESTINATION: dict[Channel, tuple[str, str, DestinationKind]] = {
     Channel.SMS: ("phone", "sms", DestinationKind.MOBILE),
@@ -62,46 +69,6 @@ _DESTINATION: dict[Channel, tuple[str, str, DestinationKind]] = {
     Channel.EMAIL: ("email", "email", DestinationKind.EMAIL),
     Channel.IM: ("im", "im", DestinationKind.IM),
 }
-
-
-@dataclass
-class ActResult:
-    """What the day's decisions turned into."""
-
-    decisions: int = 0
-    messages: int = 0
-    expired: int = 0  # of the messages: planned already expired (a past day's, never sent)
-    tasks: int = 0
-    carried: int = 0
-    cancelled: int = 0
-    no_action: int = 0
-    to_people: Counter[str] = field(default_factory=Counter)  # messages turned into tasks, by reason
-    skipped: Counter[str] = field(default_factory=Counter)
-    templates: list[str] = field(default_factory=list)  # installed on first use
-    sample_identity: list[str] = field(default_factory=list)  # settings unset: the strategy's samples used
-    backfill_of: dt.date | None = None  # the newer day that made this day a backfill
-
-    def summary(self) -> str:
-        expired = f" ({self.expired} expired, never sent" if self.expired else ""
-        if expired:
-            expired += f": {self.backfill_of} is newer)" if self.backfill_of else ")"
-        text = (
-            f"{self.messages} messages planned{expired}, {self.tasks} tasks ({self.carried} carried over, "
-            f"{self.cancelled} older cancelled), {self.no_action} no action"
-        )
-        if self.sample_identity:
-            text += (
-                "; WARNING: " + ", ".join(self.sample_identity) + " not set: rendered with the strategy's "
-                "values (the sample identity by default), which real channels refuse to send · "
-                "机构身份未设置，使用了策略中的示例值"
-            )
-        if self.to_people:
-            text += "; to people: " + ", ".join(f"{k} {v}" for k, v in sorted(self.to_people.items()))
-        if self.skipped:
-            text += "; skipped: " + ", ".join(f"{k} {v}" for k, v in sorted(self.skipped.items()))
-        if self.templates:
-            text += f"; installed {len(self.templates)} templates"
-        return text
 
 
 #: Consonants only: a token must not spell words the content linter reads (hex did: ``…35b0…`` is "sb").
@@ -252,10 +219,6 @@ def _newest_day(session: Session) -> dt.date | None:
     ]
     known = [d for d in days if d is not None]
     return max(known) if known else None
-
-
-def _insert(session: Session) -> Any:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def do_act(
@@ -425,49 +388,97 @@ def do_act(
     return result
 
 
-#: The ``strategy`` of tasks that people, not the day's decisions, put in the queues.
-PEOPLE_TASKS = ("contact-log", "lifecycle")
+@dataclass
+class DayPlan:
+    """The day's decisions (written to ``out/decisions``) and what they turned into."""
 
+    decisions: pl.DataFrame
+    plan: Plan
+    acted: ActResult
+    value_note: str
+    version: int  # of the decisions table after the day's commit
 
-def _plan_tasks(
-    planned: dict[tuple[str, str], dict[str, Any]], *, session: Session, as_of: dt.date, result: ActResult
-) -> None:
-    """Make today's plan the queue: cancel older open tasks (carrying persistent ones decided again),
-    cancel today's open tasks a rerun no longer plans, and insert the rest (a rerun inserts nothing)."""
-    persistent = {t.value for t in PERSISTENT_TREATMENTS}
-    superseded: list[int] = []
-    replanned: list[int] = []
-    stmt = select(WorkTask.id, WorkTask.as_of, WorkTask.debt_key, WorkTask.treatment).where(
-        WorkTask.status == "open",
-        WorkTask.as_of <= as_of,
-        # Work people asked for (callbacks from the contact log, deadline reviews) is not the strategy's.
-        WorkTask.strategy.not_in(PEOPLE_TASKS),
-    )
-    for tid, day, debt, treatment in session.execute(stmt):
-        key = (debt, treatment)
-        if day == as_of:
-            if key not in planned:
-                replanned.append(tid)
-        elif key in planned and treatment in persistent:
-            planned.pop(key)
-            result.carried += 1
-        else:
-            superseded.append(tid)
-    for ids, why in (
-        (superseded, f"superseded by the decisions of {as_of}"),
-        (replanned, f"replanned {as_of}"),
-    ):
-        for i in range(0, len(ids), _CHUNK):
-            session.execute(
-                update(WorkTask)
-                .where(WorkTask.id.in_(ids[i : i + _CHUNK]))
-                .values(status="cancelled", status_reason=why, updated_at=utcnow())
+    def summary(self) -> str:
+        arms = ""
+        if self.plan.experiment is not None:
+            counts = self.decisions.get_column("arm").value_counts(sort=True).iter_rows()
+            arms = (
+                f" experiment {self.plan.experiment.name} (" + ", ".join(f"{a} {n}" for a, n in counts) + ");"
             )
-        result.cancelled += len(ids)
-    rows = list(planned.values())
-    if rows:
-        stmt_ins = _insert(session)(WorkTask).on_conflict_do_nothing(
-            index_elements=["as_of", "debt_key", "treatment"]
+        return (
+            f"strategy {self.plan.champion.label};{arms} {self.value_note}; {self.acted.summary()}; "
+            f"decisions version {self.version}"
         )
-        session.execute(stmt_ins, rows)
-    result.tasks = len(rows) + result.carried
+
+
+def _recent_attempts(out: Outputs, as_of: dt.date, days: int = 30) -> pl.DataFrame | None:
+    """The contact attempts of the ``days`` business days up to D (the facts step's partitions)."""
+    scan = out.scan("contact_attempts")
+    if scan is None:
+        return None
+    return scan.filter(pl.col("as_of").is_between(as_of - dt.timedelta(days=days - 1), as_of)).collect()
+
+
+def plan_day(
+    as_of: dt.date,
+    *,
+    daily: pl.DataFrame,
+    book: Book,
+    out: Outputs,
+    sessions: Sessions,
+    settings: Settings,
+) -> DayPlan:
+    """The cycle's decisions step: every account in collections on D (``daily``, D's ``account_daily``)
+    gets its decision from the current strategy version (and experiment arm), or from the optimised
+    planner when ``settings.planner`` says so; D's partition of ``decisions`` is replaced in one commit,
+    then, in one transaction of ``sessions()``, :func:`do_act` turns the decisions into outbox messages
+    and ``work_task`` rows. Reads D's ``scores``, ``promise_facts`` and ``case_facts`` and the recent
+    ``contact_attempts`` from ``out``, customer types and payments from ``book``."""
+    from recoup.legal.sales import without_sold  # legal imports strategy: at call time, not import time
+
+    with sessions() as session:
+        plan = load_plan(session=session)  # saves the default strategy as v1 on first use
+        daily = without_sold(daily, session=session, as_of=as_of)
+    customers = book.scan("borrowers").select("borrower_id", "customer_type").collect()
+    frame = strategy_kernel.decision_frame(
+        daily,
+        out.read("scores", as_of),
+        customers,
+        _recent_attempts(out, as_of),
+        out.read("promise_facts", as_of),
+        out.read("case_facts", as_of),
+    )
+    # Expected values under the installed response model (docs/cycle-value.md); a model file that
+    # cannot be used must not stop the day's actions: the decisions go out without values.
+    try:
+        model = cycle_value.load_value_model(settings.response_model)
+        value_note = f"value model {model.version}" if model is not None else "no value model"
+    except Exception as exc:
+        model = None
+        value_note = f"no value model ({settings.response_model}: {type(exc).__name__}: {str(exc)[:300]})"
+    state = None
+    if model is not None and frame.height:
+        state = cycle_value.state_from_history(
+            frame,
+            as_of,
+            _recent_attempts(out, as_of, cycle_value.HISTORY_DAYS),
+            book.scan("payments"),
+            out.scan("decisions"),
+        )
+    optimised = settings.planner == "optimised"
+    if optimised and model is None:
+        raise ConfigError(
+            f"planner = optimised needs a response model: {value_note} "
+            "(recoup strategy train-response) · 优化策略需要响应模型"
+        )
+    if optimised and model is not None and state is not None:
+        capacity = Capacity.for_book(daily.height)
+        decisions, plan = cycle_value.plan_optimised(frame, model, state, as_of, capacity)
+    else:  # the strategy tables (also the optimised planner's day with no account in collections)
+        decisions = strategy_kernel.decide(frame, plan, as_of=as_of)
+        decisions = cycle_value.annotate(decisions, frame, model, as_of, state)
+    cycle_value.add_value_columns(out.uri("decisions"))  # tables written before the columns
+    version = out.replace("decisions", decisions, as_of=as_of)
+    with sessions() as session:  # one transaction: every message and task of the day
+        acted = do_act(decisions, plan, session=session, as_of=as_of, settings=settings)
+    return DayPlan(decisions, plan, acted, value_note, version)

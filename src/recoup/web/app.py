@@ -182,14 +182,17 @@ def page_routers() -> list[APIRouter]:
     from recoup.web.audit_pages import router as audit_router
     from recoup.web.case_actions import router as case_actions_router
     from recoup.web.case_page import router as case_router
+    from recoup.web.collateral_pages import router as collateral_pages_router
     from recoup.web.complaints_holds import router as holds_router
     from recoup.web.complaints_pages import router as complaints_router
     from recoup.web.field import router as field_router
+    from recoup.web.funding_pages import router as funding_pages_router
     from recoup.web.legal_pages import router as legal_router
     from recoup.web.morning import router as morning_router
     from recoup.web.pages import router as pages_router
     from recoup.web.privacy_pages import router as privacy_router
     from recoup.web.resolutions_pages import router as resolutions_pages_router
+    from recoup.web.writeback_pages import router as writeback_pages_router
 
     return [
         pages_router,
@@ -206,6 +209,9 @@ def page_routers() -> list[APIRouter]:
         legal_router,
         agencies_pages_router,
         agency_detail_router,
+        writeback_pages_router,
+        funding_pages_router,
+        collateral_pages_router,
         *admin_routers(),
     ]
 
@@ -226,6 +232,7 @@ def api_routers() -> list[APIRouter]:
     from recoup.legal.views import router as legal_router
     from recoup.privacy.views import router as privacy_router
     from recoup.resolutions.views import router as resolutions_router
+    from recoup.writeback.views import router as writeback_router
 
     return [
         auth_router,
@@ -242,6 +249,7 @@ def api_routers() -> list[APIRouter]:
         agencies_router,
         legal_router,
         legal_sales_router,
+        writeback_router,
     ]
 
 

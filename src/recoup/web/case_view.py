@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -23,7 +24,7 @@ from sqlalchemy.orm import selectinload
 from recoup.auth.models import AppUser
 from recoup.auth.service import has_permission
 from recoup.cases.assists import MAX_DEADLINE_DAYS, AssistKind, case_assists
-from recoup.cases.contact_log import precheck_contact
+from recoup.cases.contact_log import proposal_for
 from recoup.cases.models import Case, PromiseToPay, Team, WorkerProfile
 from recoup.cases.work_models import FieldVisit
 from recoup.configs.models import ConfigVersion
@@ -31,7 +32,7 @@ from recoup.contact import templates
 from recoup.contact.models import ContactAttempt, OutboxMessage
 from recoup.contact.policy.engine import Policy
 from recoup.contact.policy.model import History, Proposal, Verdict
-from recoup.contact.policy.presets import resolve
+from recoup.contact.policy.presets import Preset, resolve
 from recoup.contact.service import borrower_context, check_attempt, destination_hash, history_for
 from recoup.contact.vocab import Channel, DestinationKind, Party
 from recoup.db import utcnow
@@ -118,12 +119,25 @@ PAYMENT_CHANNEL_LABELS: Final = {
 # ------------------------------------------------------------------------------------------ the policy
 
 
+#: The compiled policy of each preset object (presets are cached per version: the same object comes back
+#: while the version is the newest). Keyed by ``id`` and checked by identity, as presets are unhashable.
+_POLICIES: dict[int, tuple[Preset, tuple[str, ...], tuple[str, ...], Policy]] = {}
+
+
 def policy_for(request: Request, session: DbSession) -> Policy:
-    """The installation's contact policy (its jurisdiction's preset, the lender's links and signatures)."""
+    """The installation's contact policy (its jurisdiction's preset, the lender's links and signatures),
+    compiled once per preset version and process (judging does not change it)."""
     s = settings_of(request)
-    return Policy(
-        resolve(s.jurisdiction, session=session), domains=s.link_domains, signatures=s.sms_signatures
-    )
+    preset = resolve(s.jurisdiction, session=session)
+    domains, signatures = tuple(s.link_domains), tuple(s.sms_signatures)
+    hit = _POLICIES.get(id(preset))
+    if hit is not None and hit[0] is preset and hit[1] == domains and hit[2] == signatures:
+        return hit[3]
+    policy = Policy(preset, domains=domains, signatures=signatures)
+    if len(_POLICIES) > 64:
+        _POLICIES.clear()
+    _POLICIES[id(preset)] = (preset, domains, signatures, policy)
+    return policy
 
 
 def message_point(points: list[ContactPoint], channel: Channel) -> ContactPoint | None:
@@ -144,6 +158,13 @@ def worst_loan(case: Case, *, session: DbSession) -> str | None:
         .order_by(CollectionAccount.dpd.desc(), CollectionAccount.id)
         .limit(1)
     )
+
+
+def worst(accounts: list[CollectionAccount]) -> str | None:
+    """:func:`worst_loan` of accounts already read (all the case's)."""
+    if not accounts:
+        return None
+    return min(accounts, key=lambda a: (-a.dpd, a.id)).external_id
 
 
 def _message_proposal(
@@ -182,25 +203,23 @@ def message_verdict(
     )
 
 
-def _message_verdicts(
+def _verdicts(
     borrower: Borrower,
-    loan: str | None,
-    wanted: list[tuple[ContactPoint, Channel]],
+    proposals: list[Proposal],
     *,
     at: dt.datetime,
     policy: Policy,
     session: DbSession,
     cipher: PiiCipher,
 ) -> list[Verdict]:
-    """:func:`message_verdict` for several messages at once: the borrower's state and history are read
-    once (what :func:`recoup.contact.service.check_attempt` reads for each)."""
-    if not wanted:
+    """What :func:`recoup.contact.service.check_attempt` says of each proposal at ``at``, the borrower's
+    state and history read once for all of them (the page asks about three channels)."""
+    if not proposals:
         return []
     state = borrower_context(borrower.external_id, session=session, known_at=at)
     history = History(history_for(borrower.external_id, session=session, before=at))
     out = []
-    for point, channel in wanted:
-        proposal = _message_proposal(loan, point, channel, at, None)
+    for proposal in proposals:
         hashed = replace(proposal, destination=destination_hash(proposal.destination, cipher))
         out.append(policy.judge(hashed, borrower=state, history=history, now=at))
     return out
@@ -248,27 +267,24 @@ def channel_verdicts(
     *,
     session: DbSession,
     now: dt.datetime,
+    loan: str | None,
 ) -> list[ChannelVerdict]:
-    """The policy's verdict right now for a call, a text message and an email to the borrower."""
+    """The policy's verdict right now for a call, a text message and an email to the borrower (``loan``:
+    the case's worst, :func:`worst_loan`) — as :func:`recoup.cases.contact_log.precheck_contact` and
+    :func:`message_verdict` would answer, asked together."""
     policy = policy_for(request, session)
     cipher = cipher_of(request)
-    out = []
     phone = next((p for p in points if p.kind in ("phone", "mobile") and p.role in OWN_ROLES), None)
-    call = None
-    if phone is not None:
-        call = precheck_contact(
-            case, point=phone, channel="call", at=now, policy=policy, session=session, cipher=cipher
-        )
-    out.append(
-        verdict_line(
-            "call", call, to=mask("phone", phone.value) if phone else "", request=request, user=user, now=now
-        )
-    )
-    loan = worst_loan(case, session=session)
     found = {c: message_point(points, c) for c in MESSAGE_CHANNELS}
     wanted = [(p, c) for c, p in found.items() if p is not None]
-    judged = _message_verdicts(borrower, loan, wanted, at=now, policy=policy, session=session, cipher=cipher)
+    proposals = [_message_proposal(loan, p, c, now, None) for p, c in wanted]
+    if phone is not None:
+        proposals.append(proposal_for(phone, Channel.CALL, now, loan, own_party=True))
+    judged = _verdicts(borrower, proposals, at=now, policy=policy, session=session, cipher=cipher)
+    call = judged.pop() if phone is not None else None
     verdicts = {c: v for (_p, c), v in zip(wanted, judged, strict=True)}
+    to = mask("phone", phone.value) if phone else ""
+    out = [verdict_line("call", call, to=to, request=request, user=user, now=now)]
     for channel, point in found.items():
         kind = "email" if channel == Channel.EMAIL else "phone"
         to = mask(kind, point.value) if point else ""
@@ -358,6 +374,15 @@ def in_language(message: str, locale: str) -> str:
 # ---------------------------------------------------------------------------------------- the context
 
 
+def _usernames(ids: Iterable[int | None], *, session: DbSession) -> dict[int, str]:
+    """id → username of ``ids`` (no query for none: most cases have no visit and no assistance)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(select(AppUser.id, AppUser.username).where(AppUser.id.in_(wanted)))
+    return {int(uid): str(name) for uid, name in rows}
+
+
 def case_context(request: Request, user: AppUser, case: Case, session: DbSession) -> dict[str, Any]:
     """Everything the case page shows."""
     s = settings_of(request)
@@ -401,24 +426,10 @@ def case_context(request: Request, user: AppUser, case: Case, session: DbSession
             .order_by(FieldVisit.planned_on.desc(), FieldVisit.id.desc())
         )
     )
-    people: dict[int, str] = {
-        int(uid): str(name)
-        for uid, name in session.execute(
-            select(AppUser.id, AppUser.username).where(
-                AppUser.id.in_({v.agent1_id for v in visits} | {v.agent2_id for v in visits})
-            )
-        )
-    }
+    people = _usernames({v.agent1_id for v in visits} | {v.agent2_id for v in visits}, session=session)
     assists = case_assists(case.id, session=session)
     teams = {int(i): str(n) for i, n in session.execute(select(Team.id, Team.name).order_by(Team.name))}
-    assignees = {
-        int(i): str(n)
-        for i, n in session.execute(
-            select(AppUser.id, AppUser.username).where(
-                AppUser.id.in_({a.assignee_id for a in assists if a.assignee_id})
-            )
-        )
-    }
+    assignees = _usernames({a.assignee_id for a in assists if a.assignee_id}, session=session)
     can_work = has_permission(user, "case.work") and case.status == "open"
     open_accounts = [a for a in accounts if a.status == "open"]
     locale = borrower.locale if borrower.locale in templates.LOCALES else s.locale
@@ -432,7 +443,9 @@ def case_context(request: Request, user: AppUser, case: Case, session: DbSession
         "holder": holder.display_name or holder.username if holder else None,
         "phones": phones,
         "addresses": addresses,
-        "verdicts": channel_verdicts(request, user, case, borrower, points, session=session, now=now),
+        "verdicts": channel_verdicts(
+            request, user, case, borrower, points, session=session, now=now, loan=worst(accounts)
+        ),
         "next_task": tasks[0] if tasks else None,
         "tasks": by_time,
         "promises": list(
@@ -487,7 +500,8 @@ def case_context(request: Request, user: AppUser, case: Case, session: DbSession
         "field_agents": _field_agents(session=session) if can_work else [],
         "assist_kinds": list(ASSIST_KIND_LABELS.items()),
         "pii": pii_block(request, case, session=session),  # masked phones, ID number, addresses; reveal
-        "resolution": resolution_block(request, user, case, session=session),  # plans, waivers, settlements
+        # plans, waivers, settlements
+        "resolution": resolution_block(request, user, case, session=session, accounts=accounts),
         "watermark": True,
     }
 

@@ -8,14 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from recoup.auth.models import AppUser
 from recoup.auth.service import AuthenticationError, authenticate, has_permission
 from recoup.cases.models import Case
 from recoup.cases.tasks import queue_for
 from recoup.config import Settings
-from recoup.contact.models import ContactAttempt
 from recoup.db import utcnow
 from recoup.errors import RecoupError
 from recoup.ledger.service import do_append
@@ -144,15 +143,6 @@ def queue_page(request: Request, user: Worker, session: DbSession) -> Response:
             .order_by(ContactPoint.id)
         ).all():
             phones.setdefault(cid, point)
-        last = dict(
-            session.execute(
-                select(Case.id, func.max(ContactAttempt.at))
-                .join(Borrower, Borrower.id == Case.borrower_id)
-                .join(ContactAttempt, ContactAttempt.borrower_key == Borrower.external_id)
-                .where(Case.id.in_(case_ids))
-                .group_by(Case.id)
-            ).all()
-        )
         for r in q.iter_rows(named=True):
             first = phones.get(r["case_id"])
             rows.append(
@@ -162,7 +152,7 @@ def queue_page(request: Request, user: Worker, session: DbSession) -> Response:
                     "overdue": r["balance"],
                     "phone": mask("phone", first.value) if first else None,
                     "phone_dial": f"/dial/{r['case_id']}/{first.id}" if first else None,
-                    "last_contact": last.get(r["case_id"]),
+                    "last_contact": r["last_contact"],
                 }
             )
     ctx = {

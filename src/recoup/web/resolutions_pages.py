@@ -21,6 +21,7 @@ from recoup.auth.models import AppUser
 from recoup.auth.service import has_permission
 from recoup.cases.access import get_visible_case
 from recoup.cases.models import Case
+from recoup.config import CURRENCY_MINOR_DIGITS
 from recoup.db import utcnow
 from recoup.errors import MoneyError, RecoupError
 from recoup.portfolio.models import CollectionAccount
@@ -30,7 +31,7 @@ from recoup.resolutions.decide import do_approve, do_reject, do_withdraw
 from recoup.resolutions.models import Resolution, ResolutionDocument, ResolutionEvidence, ResolutionInstalment
 from recoup.resolutions.present import decidable, may_decide, offer_packs
 from recoup.resolutions.service import LIVE, _team_name, budget, do_add_evidence, get_resolution, matrix_for
-from recoup.resolutions.terms import case_terms
+from recoup.resolutions.terms import case_terms_on
 from recoup.resolutions.views import latest_book, pdf_response
 from recoup.web.deps import DbId, DbSession, writes
 from recoup.web.labels import N_
@@ -69,31 +70,32 @@ BASIS_LABELS: Final = {
 }
 
 
-def _owed(case: Case, *, session: DbSession, today: dt.date) -> dict[str, Any] | None:
+def _owed(
+    case: Case, *, session: DbSession, today: dt.date, accounts: list[CollectionAccount] | None
+) -> dict[str, Any] | None:
     try:
-        overdue = case_terms(case.id, base="overdue", session=session, as_of=today)
-        whole = case_terms(case.id, base="whole", session=session, as_of=today)
+        both = case_terms_on(("overdue", "whole"), case.id, session=session, as_of=today, accounts=accounts)
+        overdue, whole = both["overdue"], both["whole"]
     except RecoupError:
         return None
     return {
         "overdue": overdue,
         "whole": whole,
-        "whole_text": money.to_decimal_string(whole.total, whole_digits(case, session)),
+        "whole_text": money.to_decimal_string(whole.total, CURRENCY_MINOR_DIGITS.get(whole.currency, 2)),
         "parts": list(PART_LABELS),
     }
 
 
-def whole_digits(case: Case, session: DbSession) -> int:
-    from recoup.config import CURRENCY_MINOR_DIGITS
-
-    currency = session.scalar(
-        select(CollectionAccount.currency).where(CollectionAccount.case_id == case.id).limit(1)
-    )
-    return CURRENCY_MINOR_DIGITS.get(currency or "CNY", 2)
-
-
-def resolution_block(request: Request, user: AppUser, case: Case, *, session: DbSession) -> dict[str, Any]:
-    """The context of ``resolutions_block.html`` (the case page includes it as ``resolution``)."""
+def resolution_block(
+    request: Request,
+    user: AppUser,
+    case: Case,
+    *,
+    session: DbSession,
+    accounts: list[CollectionAccount] | None = None,
+) -> dict[str, Any]:
+    """The context of ``resolutions_block.html`` (the case page includes it as ``resolution``; it passes
+    the case's ``accounts``, already read, in id order)."""
     s = settings_of(request)
     today = utcnow().astimezone(s.tz).date()
     matrix = matrix_for(session, s)
@@ -102,15 +104,16 @@ def resolution_block(request: Request, user: AppUser, case: Case, *, session: Db
     ).all()
     ids = [r.id for r in rows]
     instalments: dict[int, list[ResolutionInstalment]] = {i: [] for i in ids}
-    for inst in session.scalars(
-        select(ResolutionInstalment)
-        .where(ResolutionInstalment.resolution_id.in_(ids))
-        .order_by(ResolutionInstalment.seq)
-    ):
-        instalments[inst.resolution_id].append(inst)
     evidence: dict[int, int] = {i: 0 for i in ids}
-    for e in session.scalars(select(ResolutionEvidence).where(ResolutionEvidence.resolution_id.in_(ids))):
-        evidence[e.resolution_id] += 1
+    if ids:  # most cases have none: spare the page two queries
+        for inst in session.scalars(
+            select(ResolutionInstalment)
+            .where(ResolutionInstalment.resolution_id.in_(ids))
+            .order_by(ResolutionInstalment.seq)
+        ):
+            instalments[inst.resolution_id].append(inst)
+        for e in session.scalars(select(ResolutionEvidence).where(ResolutionEvidence.resolution_id.in_(ids))):
+            evidence[e.resolution_id] += 1
     documents = list(
         session.scalars(
             select(ResolutionDocument)
@@ -132,7 +135,7 @@ def resolution_block(request: Request, user: AppUser, case: Case, *, session: Db
         for r in rows
     ]
     live = any(r.status in LIVE for r in rows)
-    owed = _owed(case, session=session, today=today)
+    owed = _owed(case, session=session, today=today, accounts=accounts)
     packs = (
         offer_packs(
             matrix,
@@ -145,13 +148,15 @@ def resolution_block(request: Request, user: AppUser, case: Case, *, session: Db
         else []
     )
     team = _team_name(user.id, session) or _team_name(case.holder_id, session)
-    loans = list(
-        session.scalars(
-            select(CollectionAccount.external_id)
-            .where(CollectionAccount.case_id == case.id)
-            .order_by(CollectionAccount.id)
+    if accounts is None:
+        accounts = list(
+            session.scalars(
+                select(CollectionAccount)
+                .where(CollectionAccount.case_id == case.id)
+                .order_by(CollectionAccount.id)
+            )
         )
-    )
+    loans = [a.external_id for a in accounts]
     ended = case.close_reason in ("paid", "settled") or any(
         r.kind == "settlement" and r.status == "honoured" for r in rows
     )

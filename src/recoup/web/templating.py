@@ -58,6 +58,19 @@ def format_money(minor: int, *, currency: str, digits: int, locale: str) -> str:
     return str(pattern.apply(Decimal(minor).scaleb(-digits), loc, currency=currency))
 
 
+@functools.lru_cache(maxsize=65536)
+def format_when(value: dt.datetime, tz: dt.tzinfo, locale: str) -> str:
+    """``value`` as a short date and time in ``tz`` for ``locale``. Babel takes ~0.2 ms per call and a
+    case page shows dozens of timestamps, the same ones request after request: remembered."""
+    return format_datetime(value.astimezone(tz), format="short", tzinfo=tz, locale=_babel(locale))
+
+
+@functools.lru_cache(maxsize=65536)
+def format_day(value: dt.date, locale: str) -> str:
+    """``value`` as a medium date for ``locale`` (remembered, as :func:`format_when`)."""
+    return format_date(value, format="medium", locale=_babel(locale))
+
+
 def render(
     request: Request,
     name: str,
@@ -78,12 +91,10 @@ def render(
         return "—" if minor is None else format_money(minor, currency=currency, digits=digits, locale=locale)
 
     def day(value: dt.date | None) -> str:
-        return "—" if value is None else format_date(value, format="medium", locale=loc)
+        return "—" if value is None else format_day(value, locale)
 
     def when(value: dt.datetime | None) -> str:
-        if value is None:
-            return "—"
-        return format_datetime(value.astimezone(settings.tz), format="short", tzinfo=settings.tz, locale=loc)
+        return "—" if value is None else format_when(value, settings.tz, locale)
 
     def pct(value: float | None) -> str:
         return "—" if value is None else format_percent(value, format="#,##0.0%", locale=loc)

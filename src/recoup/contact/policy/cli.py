@@ -12,6 +12,7 @@ from rich.table import Table
 
 from recoup.console import make_console
 from recoup.db import upgraded_session
+from recoup.i18n import _, cli_locale
 
 app = typer.Typer(
     help="Contact policy: scenario checks, presets, audit. 联系合规策略：场景校验、预设、稽核。",
@@ -23,11 +24,65 @@ console = make_console()
 @app.command("check")
 def check_cmd(
     scenario: Path = typer.Argument(..., help="A scenario JSON file (see docs/contact-policy.md)."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"verdicts": [...]} as JSON. 输出 JSON。'),
+    as_table: bool = typer.Option(
+        False, "--table", help="Print a table (the default): each verdict with its rules' names. 输出表格。"
+    ),
 ) -> None:
-    """Judge each proposed attempt of a scenario; print {"verdicts": [...]} as JSON. 判定场景中的联系尝试。"""
+    """Judge each proposed attempt of a scenario. 判定场景中的联系尝试。
+
+    Prints each verdict with the name, reason and source of every rule that decided it, in the CLI's
+    language; with --json prints {"verdicts": [...]} as JSON (the same wherever the output goes).
+    """
     from recoup.contact.policy.scenario import check_scenario
 
-    print(json.dumps(check_scenario(scenario), ensure_ascii=False, indent=2))
+    result = check_scenario(scenario)
+    if as_json and not as_table:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    _print_verdicts(result)
+
+
+def rule_name(rule_id: str, locale: str | None = None) -> tuple[str, str]:
+    """The name (reason) and source of a rule id in the CLI's language; a finding's id
+    (``CN-CONTENT.threat``) is its rule's name and the finding."""
+    from recoup.contact.policy.base import RULES
+
+    base, _dot, finding = rule_id.partition(".")
+    cls = RULES.get(rule_id) or RULES.get(base)
+    if cls is None:
+        return rule_id, ""
+    zh, en = cls.title
+    name = en if (locale or cli_locale()) == "en" else zh
+    if finding and rule_id not in RULES:
+        name = f"{name}: {finding.replace('_', ' ')}"
+    return name, cls.source
+
+
+def _print_verdicts(result: dict[str, Any]) -> None:
+    from recoup.labels import verdict_label
+
+    table = Table(
+        title=_("Contact-policy verdicts ({preset})").format(preset=result["preset"]),
+        box=box.SIMPLE_HEAD,
+        show_lines=True,
+    )
+    for col in (_("Attempt"), _("Verdict"), _("Until"), _("Rule"), _("Name and reason"), _("Source")):
+        table.add_column(col, overflow="fold")
+    for v in result["verdicts"]:
+        rules = v["rules"] or [""]
+        for i, rid in enumerate(rules):
+            name, source = rule_name(rid) if rid else (_("no rule objects"), "")
+            first = i == 0
+            table.add_row(
+                v["id"] if first else "",
+                verdict_label(v["verdict"]) if first else "",
+                v.get("defer_until", "") if first else "",
+                rid,
+                name,
+                source,
+            )
+    console.print(table)
 
 
 @app.command("presets")
@@ -38,8 +93,8 @@ def presets_cmd() -> None:
     from recoup.configs.models import ConfigVersion
     from recoup.contact.policy.presets import BUILTIN, KIND, load_builtin
 
-    table = Table(title="Contact-policy presets · 联系策略预设", box=box.SIMPLE_HEAD)
-    for col in ("name", "version", "title", "rules"):
+    table = Table(title=_("Contact-policy presets"), box=box.SIMPLE_HEAD)
+    for col in (_("Name"), _("Version"), _("Title"), _("Rules")):
         table.add_column(col)
     for name in BUILTIN:
         p = load_builtin(name)
@@ -74,19 +129,21 @@ def show_cmd(
             )
         )
         return
-    table = Table(title=f"{preset.label} — {preset.title[0]} · {preset.title[1]}", box=box.SIMPLE_HEAD)
-    for col in ("rule", "limits", "parameters", "source"):
+    en = cli_locale() == "en"
+    table = Table(title=f"{preset.label} — {preset.title[1] if en else preset.title[0]}", box=box.SIMPLE_HEAD)
+    for col in (_("Rule"), _("Limits"), _("Parameters"), _("Source")):
         table.add_column(col, overflow="fold")
     for rule in preset.compile():
         params = rule.params.model_dump(mode="json")
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
         if rule.unverified:
-            shown += f"  († unverified: {', '.join(rule.unverified)})"
-        table.add_row(rule.id, f"{rule.title[0]}\n{rule.title[1]}", shown, rule.source)
+            shown += "  († " + _("unverified: {params}").format(params=", ".join(rule.unverified)) + ")"
+        table.add_row(rule.id, rule.title[1] if en else rule.title[0], shown, rule.source)
+    off = _("(off)")
     for rid in preset.disabled:
         cls = RULES[rid]
         table.add_row(
-            f"[dim]{rid} (off)[/dim]", f"{cls.title[0]}\n{cls.title[1]}", "enabled=false", cls.source
+            f"[dim]{rid} {off}[/dim]", cls.title[1] if en else cls.title[0], "enabled=false", cls.source
         )
     console.print(table)
 
@@ -122,7 +179,7 @@ def copy_cmd(
     with upgraded_session() as session:
         preset = do_save_preset(source, name, _parse_sets(sets), session=session, actor=by, comment=comment)
         label = preset.label
-    console.print(f"saved {label} · 已保存 {label}")
+    console.print(_("saved {label}").format(label=label))
 
 
 @app.command("audit")
@@ -158,14 +215,24 @@ def audit_cmd(
         )
         return
     if not found:
-        console.print(f"no violations {d1}…{d2} · 未发现违规")
+        console.print(_("no violations {start}…{end}").format(start=d1, end=d2))
         return
-    table = Table(title=f"{len(found)} violation(s) · 违规 {d1}…{d2}", box=box.SIMPLE_HEAD)
-    for col in ("at", "by", "channel", "party", "to", "verdict", "rules"):
+    from recoup.labels import channel_label, party_label, verdict_label
+
+    title = _("{n} violation(s) {start}…{end}").format(n=len(found), start=d1, end=d2)
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    for col in (_("At"), _("By"), _("Channel"), _("Party"), _("To"), _("Verdict"), _("Rules")):
         table.add_column(col)
     for v in found:
+        names = "; ".join(f"{rid} {rule_name(rid)[0]}" for rid in v.rules)
         table.add_row(
-            v.at, v.agency or v.made_by, v.channel, v.party, v.destination, v.verdict, ", ".join(v.rules)
+            v.at,
+            v.agency or v.made_by,
+            channel_label(v.channel),
+            party_label(v.party),
+            v.destination,
+            verdict_label(v.verdict),
+            names,
         )
     console.print(table)
     raise typer.Exit(1)

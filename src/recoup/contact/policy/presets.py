@@ -19,7 +19,8 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from recoup.configs.service import canonical_json, do_save_version, get_latest
+from recoup.configs.cache import latest_built
+from recoup.configs.service import canonical_json, do_save_version
 from recoup.contact.policy import rules_cn, rules_other, rules_shared, rules_us  # noqa: F401 - registration
 from recoup.contact.policy.base import RULES, Rule
 from recoup.errors import NotFoundError, RecoupError
@@ -134,8 +135,10 @@ def from_payload(data: dict[str, Any], version: str) -> Preset:
     return preset
 
 
+@functools.cache
 def load_builtin(name: str) -> Preset:
-    """A shipped preset, resolved through ``extends``."""
+    """A shipped preset, resolved through ``extends`` (once per process: the files do not change while it
+    runs; read-only, it is shared)."""
     data = _merge(_read_builtin(name), _read_builtin)
     digest = hashlib.sha256(canonical_json(data)).hexdigest()[:8]
     return from_payload(data, f"builtin.{digest}")
@@ -144,9 +147,11 @@ def load_builtin(name: str) -> Preset:
 def resolve(name: str, *, session: Session | None = None) -> Preset:
     """The newest saved version of ``name`` when there is one (and a session), else the built-in."""
     if session is not None:
-        row = get_latest(KIND, name, session=session, missing_ok=True)
-        if row is not None:
-            return from_payload(dict(row.payload), str(row.version))
+        saved = latest_built(
+            KIND, name, session=session, build=lambda payload, version: from_payload(payload, str(version))
+        )
+        if saved is not None:
+            return saved
     if name in BUILTIN:
         return load_builtin(name)
     raise NotFoundError(f"no preset {name!r} · 没有该策略预设; built-in: {', '.join(BUILTIN)}")

@@ -1,0 +1,1 @@
+"""Collateral (抵质押物): items per loan, valuation history, repossession, disposal and its recovery."""
