@@ -39,7 +39,7 @@ typecheck: $(STAMP)
 
 # Two workers (this machine's cores); a test file stays on one worker, so its module fixtures are built once.
 pytest: $(STAMP)
-	$(BIN)/pytest -q -n 2 --dist loadfile --durations=25
+	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=25
 
 test: lint typecheck pytest
 

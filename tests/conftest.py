@@ -24,6 +24,42 @@ BACKENDS = ["sqlite"] + (["pg"] if PG_URL else [])
 _pg_results = {"passed": 0, "failed": 0}
 
 
+#: The slowest test files (seconds on this machine, `make test`'s --durations), run first: with two
+#: workers and whole files per worker (--dist loadfile), a slow file started last leaves one worker
+#: idle while the other finishes it. Make runs pytest with --no-loadscope-reorder so this order holds.
+SLOW_FIRST = (
+    "test_api_fuzz.py",
+    "test_dispatch_crash.py",
+    "test_cycle_locks.py",
+    "test_scheduled_job.py",
+    "test_pii_rotation.py",
+    "test_api_permissions.py",
+    "test_resolutions_judge.py",
+    "test_model_fit.py",
+    "test_legal_fuzz.py",
+    "test_registry.py",
+    "test_selfcure.py",
+    "test_web_browser.py",
+    "test_simulate.py",
+    "test_report_portfolio_cli.py",
+    "test_simulate_calibration.py",
+    "test_optimised.py",
+    "test_no_traceback.py",
+    "test_promise_service.py",
+    "test_cli_exit_codes.py",
+    "test_report_cli.py",
+    "test_legal_browser.py",
+    "test_agencies_browser.py",
+    "test_cli_lang.py",
+    "test_backfill.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))  # stable: the rest keep order
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return "database backends: " + ", ".join(BACKENDS)
 

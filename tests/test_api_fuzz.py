@@ -24,9 +24,10 @@ from recoup.resolutions.ask import do_request
 from recoup.resolutions.models import Resolution, ResolutionDocument
 from recoup.strategy.models import WorkTask
 
-#: Generated requests per operation; with every operation of the API this is well over 1,000.
-PER_OPERATION = 30
-MINIMUM_REQUESTS = 1_000
+#: Generated requests per operation; with every operation of the API this is well over 1,000 (the
+#: acceptance figure, on SQLite). PostgreSQL runs the same checks on a third as many (make test's time).
+PER_OPERATION = {"sqlite": 30, "postgresql": 10}
+MINIMUM_REQUESTS = {"sqlite": 1_000, "postgresql": 300}
 
 
 def _envelope_problem(status: int, body: bytes) -> str | None:
@@ -62,12 +63,13 @@ def _fuzz(
     auth: dict[str, str],
     per_op: dict[str, Counter[int]],
     failures: list[str],
+    examples: int,
 ) -> None:
-    """Send :data:`PER_OPERATION` generated requests to one operation, noting statuses and failures."""
+    """Send ``examples`` generated requests to one operation, noting statuses and failures."""
 
     @given(case=operation.as_strategy(), real=st.booleans(), pick=st.integers(0, 1_000))
     @hsettings(
-        max_examples=PER_OPERATION,
+        max_examples=examples,
         deadline=None,
         database=None,
         derandomize=True,
@@ -98,6 +100,7 @@ def _fuzz(
 def test_generated_requests_never_crash_and_errors_use_the_envelope(
     session: Session, settings: Settings
 ) -> None:
+    dialect = session.get_bind().dialect.name
     manager = make_user(session, "manager")
     collector = make_user(session, "collector")
     for _ in range(3):
@@ -119,14 +122,14 @@ def test_generated_requests_never_crash_and_errors_use_the_envelope(
         for operation in operations:
             # A fresh token per operation: generated calls may revoke tokens (DELETE /auth/tokens/{id}).
             auth = {"Authorization": f"Bearer {token_for(session, manager)}"}
-            _fuzz(session, operation, auth, per_op, failures)
+            _fuzz(session, operation, auth, per_op, failures, PER_OPERATION[dialect])
         statuses = sum(per_op.values(), Counter())
     total = sum(statuses.values())
     for op_label, seen in sorted(per_op.items()):
         print(op_label, dict(seen))
     print(f"{total} generated requests over {len(operations)} operations; statuses {dict(statuses)}")
     assert not failures, "\n".join(failures[:20])
-    assert total >= MINIMUM_REQUESTS
+    assert total >= MINIMUM_REQUESTS[dialect]
     assert any(200 <= s < 300 for s in statuses), "no generated request ever succeeded"
 
 

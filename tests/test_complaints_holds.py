@@ -271,7 +271,7 @@ def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
     app.add_typer(contact_app, name="contact")
     mount(app)
     monkeypatch.setattr(cli, "app", app)
-    monkeypatch.setattr(cli, "_mount", lambda: None)
+    monkeypatch.setattr(cli, "_mount", lambda argv=None: None)
 
     def invoke(*args: str) -> tuple[int, str, str]:
         capsys.readouterr()

@@ -76,8 +76,9 @@ def test_an_old_debt_is_offered_a_settlement_for_its_principal_approved_by_the_m
     offer = choose_offer(case, "agent_call", 120, TODAY, session=session, settings=settings)
     assert offer is not None and offer.kind == "settlement" and offer.instalments == 1
     assert offer.treatment is Treatment.SETTLEMENT_OFFER
-    # Penalty, fees and interest (¥1,000) waived: the principal ¥4,000 settles the debt.
-    assert offer.pay == 400_000 and offer.each == 400_000 and offer.pack_id == ""
+    # 25 % of ¥5,000 waived, penalty first: penalty ¥500, fees ¥100, interest ¥400 and principal ¥250 —
+    # ¥3,750 settles the debt; the principal waiver needs the manager and hardship evidence.
+    assert offer.pay == 375_000 and offer.each == 375_000 and offer.pack_id == ""
     assert do_record_accepted(case, collector, offer, None, NOW, session=session, settings=settings)
     res = session.scalars(select(Resolution).where(Resolution.case_id == case.id)).one()
     assert (res.kind, res.status, res.decided_by, res.approval_basis) == (
@@ -86,4 +87,15 @@ def test_an_old_debt_is_offered_a_settlement_for_its_principal_approved_by_the_m
         "manager",
         "two_step",
     )
-    assert res.waived_total == 100_000 and res.agreed_amount == 400_000
+    assert res.waived_total == 125_000 and res.agreed_amount == 375_000
+    assert res.waived == {"penalty": 50_000, "fee": 10_000, "interest": 40_000, "principal": 25_000}
+    from recoup.resolutions.models import ResolutionEvidence
+
+    evidence = session.scalars(
+        select(ResolutionEvidence).where(ResolutionEvidence.resolution_id == res.id)
+    ).one()
+    assert evidence.reference.startswith("call-recording:")
+    # A debt whose principal waiver would be beyond the manager (over ¥20,000) is not offered on a call.
+    big = make_case(session, holder=collector, dpd=150, overdue=12_000_000)
+    give_schedule(session, big, penalty=0, fee=0, interest=0, principal=12_000_000)
+    assert choose_offer(big, "agent_call", 150, TODAY, session=session, settings=settings) is None

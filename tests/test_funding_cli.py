@@ -52,7 +52,7 @@ def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  #
     app.add_typer(collateral_app, name="collateral")
     app.add_typer(report, name="report")
     monkeypatch.setattr(cli, "app", app)
-    monkeypatch.setattr(cli, "_mount", lambda: None)
+    monkeypatch.setattr(cli, "_mount", lambda argv=None: None)
 
     def invoke(*args: str) -> tuple[int, str, str]:
         capsys.readouterr()

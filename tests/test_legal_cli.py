@@ -61,7 +61,7 @@ def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  #
     app.add_typer(writeoff_app, name="writeoff")
     app.add_typer(sale_app, name="sale")
     monkeypatch.setattr(cli, "app", app)
-    monkeypatch.setattr(cli, "_mount", lambda: None)
+    monkeypatch.setattr(cli, "_mount", lambda argv=None: None)
 
     def invoke(*args: str) -> tuple[int, str, str]:
         capsys.readouterr()

@@ -31,7 +31,7 @@ Run = Callable[..., tuple[int, str, str]]
 
 def _mounted_name(attr: str, default: str) -> str:
     """The name :mod:`recoup.cli_mount` gives ``people_cli.<attr>`` (``default`` if it is not mounted)."""
-    for module, name_attr, name in cli_mount.GROUPS:
+    for module, name_attr, name, _commands in cli_mount.GROUPS:
         if module == "recoup.cases.people_cli" and name_attr == attr and name:
             return name
     return default
@@ -63,7 +63,7 @@ def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> 
     app.add_typer(team_app, name=TEAM)
     app.add_typer(worker_app, name=WORKER)
     monkeypatch.setattr(cli, "app", app)
-    monkeypatch.setattr(cli, "_mount", lambda: None)
+    monkeypatch.setattr(cli, "_mount", lambda argv=None: None)
 
     def invoke(*args: str) -> tuple[int, str, str]:
         capsys.readouterr()

@@ -114,7 +114,7 @@ def test_the_cli_names_the_folder_and_exits_with_the_rejected_status(tmp_path: P
     day = _day(tmp_path / "in" / "20261120")
     data = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECOUP_")}
-    env |= {"RECOUP_DATA_DIR": str(data), "COLUMNS": "250"}
+    env |= {"RECOUP_DATA_DIR": str(data), "COLUMNS": "250", "RECOUP_LOCALE": "en"}
     proc = subprocess.run(
         [RECOUP, "import", str(day), "--as-of", "2026-11-20", "--accept-partial"],
         env=env,

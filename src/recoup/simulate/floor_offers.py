@@ -4,9 +4,10 @@ the way a lender's collectors do, within the approval matrix's pre-approved offe
 - A ``plan_offer`` task (the strategy's ``mild-plan`` row), or a call on a case in M2 (31–60 days past due),
   offers the overdue amount in :data:`PLAN_INSTALMENTS` monthly instalments under the pre-approved pack
   ``M1M2-PLAN-3``: the collector's own authority, approved at once.
-- A call on a case :data:`SETTLE_FROM_DPD` or more days past due offers to settle the whole debt for its
-  principal (penalty, fees and interest waived), subject to approval: the matrix sends it to the manager
-  (rule ``M-NON-PRINCIPAL``), and the demo's manager approves it the same day — or it is not recorded.
+- A call on a case :data:`SETTLE_FROM_DPD` or more days past due offers to settle the whole debt at a
+  :data:`SETTLE_DISCOUNT_BP` discount, subject to approval: the matrix sends it to the manager (a principal
+  waiver also needs hardship evidence: the recorded call's reference), and the demo's manager approves it
+  the same day — or it is not recorded. Terms above the manager's authority are not offered.
 
 The terms are worked out by recoup (:func:`recoup.resolutions.terms.propose`) before the call, and the
 world hears exactly that amount; a borrower who accepts is recorded through
@@ -31,8 +32,8 @@ from recoup.contact.vocab import Treatment
 from recoup.errors import NotFoundError, RecoupError
 from recoup.resolutions.ask import do_request
 from recoup.resolutions.decide import do_approve
-from recoup.resolutions.service import matrix_for
-from recoup.resolutions.terms import case_terms, pack_misfits, propose
+from recoup.resolutions.service import do_add_evidence, matrix_for
+from recoup.resolutions.terms import assess, case_terms, pack_misfits, propose
 
 __all__ = ["PLAN_DPD", "PLAN_INSTALMENTS", "SETTLE_FROM_DPD", "Offer", "choose_offer", "do_record_accepted"]
 
@@ -42,6 +43,9 @@ PLAN_PACK: Final = "M1M2-PLAN-3"
 PLAN_DPD: Final = (31, 60)
 #: Days past due from which a call offers a settlement (M4 and later).
 SETTLE_FROM_DPD: Final = 91
+#: The discount a settlement offers on the whole debt (waived penalty first, then fees, interest and
+#: principal — the matrix's principal rule allows up to 30 % on M4+ debts, with hardship evidence).
+SETTLE_DISCOUNT_BP: Final = 2_500
 #: Days a settlement's agreed sum has to arrive.
 SETTLE_DAYS: Final = 14
 #: Who approves what the collector may not (a demo user; the matrix names the role).
@@ -83,7 +87,7 @@ def choose_offer(
         owed = case_terms(case.id, base=base, session=session, as_of=day)
         waive: int | None = None
         if kind == "settlement":
-            waive = sum(owed.owed.get(c, 0) for c in ("penalty", "fee", "interest"))
+            waive = owed.total * SETTLE_DISCOUNT_BP // 10_000
             if waive <= 0:
                 return None
         terms = propose(
@@ -100,6 +104,8 @@ def choose_offer(
         return None
     if pack is not None and pack_misfits(pack, terms):
         return None
+    if pack is None and matrix.rank(assess(matrix, terms).required_role) > matrix.rank(APPROVER):
+        return None  # above the manager's authority: not offered on a call
     return Offer(
         kind=kind,
         pack_id=pack_id,
@@ -141,6 +147,15 @@ def do_record_accepted(
                 now=at,
             )
             if res.status == "pending":
+                if res.waived.get("principal"):  # the matrix asks for hardship evidence
+                    do_add_evidence(
+                        res.id,
+                        user,
+                        f"call-recording:{case.id}:{at:%Y%m%dT%H%M}",
+                        "hardship stated on the recorded call · 通话录音中客户陈述经济困难",
+                        session=session,
+                        settings=settings,
+                    )
                 approver = get_user(APPROVER, session=session)
                 if approver is None:
                     raise NotFoundError(f"no user {APPROVER} to approve the offer")
