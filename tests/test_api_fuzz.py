@@ -63,7 +63,7 @@ def _fuzz(
     auth: dict[str, str],
     per_op: dict[str, Counter[int]],
     failures: list[str],
-    examples: int,
+    examples: int = PER_OPERATION["sqlite"],
 ) -> None:
     """Send ``examples`` generated requests to one operation, noting statuses and failures."""
 

@@ -284,7 +284,7 @@ def test_a_bad_signature_is_refused_and_changes_nothing(
     assert msg.delivered is None and callbacks_of(session) == []
 
 
-@pytest.mark.parametrize("offset", [-302, 302, -3600])
+@pytest.mark.parametrize("offset", [-302, 330, -3600])  # a future one with room for a slow request
 def test_a_stale_timestamp_is_refused(
     session: Session, cb_settings: Settings, client: TestClient, offset: int
 ) -> None:
