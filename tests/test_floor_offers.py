@@ -99,3 +99,68 @@ def test_an_old_debt_is_offered_a_settlement_for_its_principal_approved_by_the_m
     big = make_case(session, holder=collector, dpd=150, overdue=12_000_000)
     give_schedule(session, big, penalty=0, fee=0, interest=0, principal=12_000_000)
     assert choose_offer(big, "agent_call", 150, TODAY, session=session, settings=settings) is None
+
+
+def test_an_agency_offers_a_settlement_on_its_placed_case_and_the_manager_approves_it(
+    session: Session, settings: Settings
+) -> None:
+    """The demo's agencies (simulate/agency_offers.py): on the 5th day of a placement the agency user
+    holding the case calls with a settlement offer; accepted, it is the agency's request (an agency never
+    approves) with the call as hardship evidence, approved by the manager — and no second offer is made
+    while it runs."""
+    from sqlalchemy import select, update
+
+    from recoup.agencies.models import Placement
+    from recoup.agencies.placement import do_place_batch
+    from recoup.agencies.recall import do_agency_day
+    from recoup.contact.models import OutboxMessage
+    from recoup.pii import cipher_from_settings
+    from recoup.resolutions.models import Resolution
+    from recoup.simulate.agency_offers import OFFER_ON_DAYS, plan_agency_offers
+    from recoup.simulate.floor import FloorDay, FloorTwin
+    from test_agencies import ON, _world
+
+    w = _world(session)
+    make_user(session, "manager", name="manager")
+    for case in w["cases"]:
+        owed = 300_000 * (w["cases"].index(case) + 1)
+        give_schedule(session, case, penalty=0, fee=0, interest=owed // 10, principal=owed - owed // 10)
+    do_place_batch(ON, session=session, actor=w["manager"], settings=settings, seed=7, days=30)
+    session.execute(
+        update(OutboxMessage).where(OutboxMessage.decision.like("agency placement %")).values(status="sent")
+    )
+    start = ON + dt.timedelta(days=1)
+    assert do_agency_day(start, session=session).activated == 8
+    twin = FloorTwin(settings=settings, cipher=cipher_from_settings(settings))
+
+    # Not on the placement's 2nd day; on its 5th every active placement gets one settlement call.
+    assert plan_agency_offers(twin, start + dt.timedelta(days=1), session=session, out=FloorDay()) == []
+    day = start + dt.timedelta(days=OFFER_ON_DAYS[0] - 1)
+    out = FloorDay()
+    calls = plan_agency_offers(twin, day, session=session, out=out)
+    holders = {p.case_id: p.holder_id for p in session.scalars(select(Placement))}
+    assert len(calls) == 8 and out.settle_offers == out.offers == 8
+    first = calls[0]
+    assert first.offer is not None and first.offer.kind == "settlement" and first.task_id is None
+    assert first.action.treatment is Treatment.SETTLEMENT_OFFER and first.action.amount == first.offer.pay
+    from recoup.auth.service import get_user
+
+    agent = get_user(first.username, session=session)
+    assert agent is not None and holders[first.case_id] == agent.id  # the agency user holding the case
+    case = session.get(type(w["cases"][0]), first.case_id)
+    assert case is not None
+    at = dt.datetime.combine(day, dt.time(2, 0), tzinfo=dt.UTC)
+    assert do_record_accepted(case, agent, first.offer, None, at, session=session, settings=settings)
+    res = session.scalars(select(Resolution).where(Resolution.case_id == case.id)).one()
+    assert (res.kind, res.status, res.requested_by, res.decided_by) == (
+        "settlement",
+        "active",
+        agent.username,
+        "manager",
+    )
+    assert res.agreed_amount == first.offer.pay
+    # On the 15th day the other seven are offered again; the running settlement's case is not.
+    again = plan_agency_offers(
+        twin, start + dt.timedelta(days=OFFER_ON_DAYS[1] - 1), session=session, out=FloorDay()
+    )
+    assert {c.case_id for c in again} == {c.case_id for c in calls} - {case.id}

@@ -49,6 +49,7 @@ def _simulated_history(
     from recoup.db import session_scope, utcnow
     from recoup.demo_scores import SelfCureChampion
     from recoup.portfolio.flows import import_dir
+    from recoup.simulate.agency_offers import plan_agency_offers
     from recoup.simulate.floor import FloorDay, do_plan_field_visits
     from recoup.simulate.world import World
 
@@ -88,6 +89,7 @@ def _simulated_history(
                 tomorrow, did = day + dt.timedelta(days=1), FloorDay()
                 with session_scope(engine) as session:
                     planned = floor.twin.plan_day(tomorrow, session=session, out=did)
+                    planned += plan_agency_offers(floor.twin, tomorrow, session=session, out=did)
                 events = world.step([p.action for p in planned] + placed)
                 with session_scope(engine) as session:
                     floor.twin.record_day(planned, events, session=session, out=did)
@@ -129,7 +131,7 @@ class _Totals:
 
     def add(self, day: Any) -> None:
         names = ("allocated", "tasks_done", "calls", "right_party", "promises", "skipped_by_policy")
-        for name in (*names, "offers", "plans", "settlements"):
+        for name in (*names, "offers", "settle_offers", "plans", "settlements"):
             setattr(self.sum, name, getattr(self.sum, name) + getattr(day, name))
 
 

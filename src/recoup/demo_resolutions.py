@@ -27,11 +27,12 @@ def resolutions_table(engine: Any, floor_total: Any) -> tuple[str, Table]:
             .order_by(Resolution.kind, Resolution.status)
         ).all()
     line = _(
-        "Plans and settlements: the collectors made {offers} offers on their calls; borrowers accepted "
-        "{plans} plans and {settlements} settlements (pre-approved offer packs), judged by the cycle from "
-        "later extracts."
+        "Plans and settlements: {offers} offers on calls ({settle} of them settlements, offered by the "
+        "collectors on M4+ cases and by the agencies and approved by the manager); borrowers accepted "
+        "{plans} plans and {settlements} settlements, judged by the cycle from later extracts."
     ).format(
         offers=f"{floor_total.offers:,}",
+        settle=f"{floor_total.settle_offers:,}",
         plans=f"{floor_total.plans:,}",
         settlements=f"{floor_total.settlements:,}",
     )

@@ -75,6 +75,7 @@ class FloorDay:
     promises: int = 0
     skipped_by_policy: int = 0
     offers: int = 0  # calls that carried a plan or settlement offer (floor_offers)
+    settle_offers: int = 0  # of which settlement offers (collectors' and the agencies' calls)
     plans: int = 0  # accepted on the call and recorded as active plans
     settlements: int = 0  # accepted and recorded as active settlements
     by_collector: dict[str, int] = field(default_factory=dict)
@@ -125,7 +126,7 @@ class PlannedCall:
     action: Action
     username: str
     case_id: int
-    task_id: int
+    task_id: int | None
     point_id: int
     at: dt.datetime
     offer: Offer | None = None
@@ -144,6 +145,31 @@ _RESULTS: Final[dict[str, str]] = {
     Disposition.PROMISE_TO_PAY.value: "promise",
     Disposition.COMPLAINT.value: "dispute",
 }
+
+
+def call_target(case: Case, *, session: Session) -> tuple[ContactPoint, str, int] | None:
+    """Whom a call on ``case`` dials and about what: the borrower's first valid phone, the loan of the
+    case's most overdue open account and its days past due; None when there is no phone or no open loan."""
+    phone = session.scalars(
+        select(ContactPoint)
+        .where(
+            ContactPoint.borrower_id == case.borrower_id,
+            ContactPoint.kind.in_(("phone", "mobile")),
+            ContactPoint.role.in_(("self", "debtor")),
+            ContactPoint.is_valid,
+        )
+        .order_by(ContactPoint.id)
+        .limit(1)
+    ).one_or_none()
+    top = session.execute(
+        select(CollectionAccount.external_id, CollectionAccount.dpd)
+        .where(CollectionAccount.case_id == case.id, CollectionAccount.status == "open")
+        .order_by(CollectionAccount.dpd.desc(), CollectionAccount.id)
+        .limit(1)
+    ).one_or_none()
+    if phone is None or top is None:
+        return None
+    return phone, str(top.external_id), int(top.dpd or 0)
 
 
 class FloorTwin:
@@ -192,26 +218,10 @@ class FloorTwin:
             case = session.get(Case, row["case_id"])
             if case is None or case.status != "open":
                 continue
-            phone = session.scalars(
-                select(ContactPoint)
-                .where(
-                    ContactPoint.borrower_id == case.borrower_id,
-                    ContactPoint.kind.in_(("phone", "mobile")),
-                    ContactPoint.role.in_(("self", "debtor")),
-                    ContactPoint.is_valid,
-                )
-                .order_by(ContactPoint.id)
-                .limit(1)
-            ).one_or_none()
-            top = session.execute(
-                select(CollectionAccount.external_id, CollectionAccount.dpd)
-                .where(CollectionAccount.case_id == case.id, CollectionAccount.status == "open")
-                .order_by(CollectionAccount.dpd.desc(), CollectionAccount.id)
-                .limit(1)
-            ).one_or_none()
-            if phone is None or top is None:
+            target = call_target(case, session=session)
+            if target is None:
                 continue
-            loan = top.external_id
+            phone, loan, max_dpd = target
             local = clock + dt.timedelta(minutes=used)
             at = local.astimezone(dt.UTC)
             verdict = precheck_contact(
@@ -224,7 +234,7 @@ class FloorTwin:
             seen.add(case.id)
             used += TALK_MINUTES  # planned at the longest; the day's clock is the collector's plan
             offer = choose_offer(
-                case, row["treatment"], int(top.dpd or 0), day, session=session, settings=self.settings
+                case, row["treatment"], max_dpd, day, session=session, settings=self.settings
             )
             action = Action(
                 loan_id=loan,
@@ -235,6 +245,7 @@ class FloorTwin:
                 installments=offer.instalments if offer else 0,
             )
             out.offers += int(offer is not None)
+            out.settle_offers += int(offer is not None and offer.kind == "settlement")
             calls.append(PlannedCall(action, user.username, case.id, row["task_id"], phone.id, at, offer))
         return calls
 
