@@ -61,10 +61,12 @@ async def _main(args: argparse.Namespace) -> None:
 
     app = create_app()
     statements = [0]
+    seen: list[str] = []
 
     @event.listens_for(get_engine(get_settings()), "before_cursor_execute")
-    def _count(*_a: Any) -> None:
+    def _count(_conn: Any, _cursor: Any, statement: str, *_a: Any) -> None:
         statements[0] += 1
+        seen.append(" ".join(statement.split())[:150])
 
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
@@ -91,6 +93,10 @@ async def _main(args: argparse.Namespace) -> None:
                 sql.append(statements[0])
                 if r.status_code != 200:
                     raise SystemExit(f"{urls[i % len(urls)]}: {r.status_code}")
+            if args.sql:  # the statements of one more page, in order
+                seen.clear()
+                await client.get(urls[0])
+                print("\n".join(f"  {i + 1:2d}. {text}" for i, text in enumerate(seen)))
             print(
                 f"{page:5s} n={args.n}  CPU median {statistics.median(cpu) * 1000:5.1f} ms  "
                 f"min {min(cpu) * 1000:5.1f} ms  SQL statements median {statistics.median(sql):.0f}"
@@ -114,6 +120,7 @@ def main() -> None:
     p.add_argument("--profile", choices=("queue", "case"))
     p.add_argument("--sort", default="cumulative")
     p.add_argument("--top", type=int, default=60)
+    p.add_argument("--sql", action="store_true", help="print the SQL statements of one page of each kind")
     args = p.parse_args()
     os.environ["RECOUP_DATA_DIR"] = args.data
     if args.url:

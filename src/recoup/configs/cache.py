@@ -14,8 +14,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from recoup.configs.models import ConfigVersion
 
@@ -28,15 +28,60 @@ _lock = threading.Lock()
 _built: OrderedDict[Hashable, Any] = OrderedDict()
 
 
+#: ``session.info`` key of the stamps read once per unit of work (see :func:`latest_stamp`).
+STAMPS_KEY: Final = "recoup.config_stamps"
+
+
 def latest_stamp(kind: str, name: str, *, session: Session) -> tuple[int, str] | None:
-    """(version, content hash) of the newest version of (kind, name); None when none is saved."""
-    row = session.execute(
-        select(ConfigVersion.version, ConfigVersion.content_sha256)
-        .where(ConfigVersion.kind == kind, ConfigVersion.name == name)
-        .order_by(ConfigVersion.version.desc())
-        .limit(1)
-    ).first()
-    return None if row is None else (int(row[0]), str(row[1]))
+    """(version, content hash) of the newest version of (kind, name); None when none is saved.
+
+    A page asks for several (the matrix, the contact preset, the decision table): the first call in a
+    unit of work reads the newest stamp of every (kind, name) in one query and keeps them in
+    ``session.info`` — the unit of work sees one snapshot, like its transaction. Saving a version
+    in the unit of work, or its transaction's end, forgets them."""
+    return _stamps(session).get((kind, name))
+
+
+def saved_names(kind: str, *, session: Session) -> list[str]:
+    """The names of ``kind`` with at least one saved version, sorted (from the same snapshot)."""
+    return sorted(n for k, n in _stamps(session) if k == kind)
+
+
+def _stamps(session: Session) -> dict[tuple[str, str], tuple[int, str]]:
+    stamps: dict[tuple[str, str], tuple[int, str]] | None = session.info.get(STAMPS_KEY)
+    if stamps is None:
+        newest = (
+            select(ConfigVersion.kind, ConfigVersion.name, func.max(ConfigVersion.version).label("v"))
+            .group_by(ConfigVersion.kind, ConfigVersion.name)
+            .subquery()
+        )
+        rows = session.execute(
+            select(
+                ConfigVersion.kind, ConfigVersion.name, ConfigVersion.version, ConfigVersion.content_sha256
+            ).join(
+                newest,
+                (newest.c.kind == ConfigVersion.kind)
+                & (newest.c.name == ConfigVersion.name)
+                & (newest.c.v == ConfigVersion.version),
+            )
+        ).all()
+        stamps = {(str(k), str(n)): (int(v), str(h)) for k, n, v, h in rows}
+        session.info[STAMPS_KEY] = stamps
+    return stamps
+
+
+@event.listens_for(Session, "after_flush")
+def _saved(session: Session, _flush: Any) -> None:
+    """A version written (or removed) in this unit of work: read the stamps again."""
+    if any(isinstance(o, ConfigVersion) for o in (*session.new, *session.dirty, *session.deleted)):
+        session.info.pop(STAMPS_KEY, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _ended(session: Session, transaction: SessionTransaction) -> None:
+    """A new transaction (a long-lived session's next unit of work) sees the versions saved meanwhile."""
+    if transaction.parent is None:
+        session.info.pop(STAMPS_KEY, None)
 
 
 def memo(key: Hashable, build: Callable[[], T]) -> T:

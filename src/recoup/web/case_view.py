@@ -27,7 +27,7 @@ from recoup.cases.assists import MAX_DEADLINE_DAYS, AssistKind, case_assists
 from recoup.cases.contact_log import proposal_for
 from recoup.cases.models import Case, PromiseToPay, Team, WorkerProfile
 from recoup.cases.work_models import FieldVisit
-from recoup.configs.models import ConfigVersion
+from recoup.configs.cache import saved_names
 from recoup.contact import templates
 from recoup.contact.models import ContactAttempt, OutboxMessage
 from recoup.contact.policy.engine import Policy
@@ -329,11 +329,8 @@ def schedule(installments: list[AccountInstallment], today: dt.date) -> list[Ins
 
 def message_templates(*, session: DbSession) -> list[dict[str, str]]:
     """The active message templates a collector may send from the case page (``NAME:CHANNEL``)."""
-    names = session.scalars(
-        select(ConfigVersion.name).where(ConfigVersion.kind == templates.ACTIVATION).distinct()
-    )
     seen: dict[str, dict[str, str]] = {}
-    for key in sorted(names):
+    for key in saved_names(templates.ACTIVATION, session=session):
         try:
             name, channel, _locale = templates.parse_key(key)
         except templates.TemplateRejected:
