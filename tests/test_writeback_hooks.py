@@ -53,9 +53,9 @@ def test_an_approved_plan_and_a_waiver_that_took_effect_are_written_back(
     )
     session.flush()
     plan = do_request(
-        case, collector, kind="plan", instalments=3, session=session, settings=settings, now=NOW
+        case, collector, kind="plan", instalments=3, waive=30_000, session=session, settings=settings, now=NOW
     )
-    assert plan.status == "active"
+    assert plan.status == "active" and plan.waived["penalty"] == 30_000 == plan.waived_total
     (row,) = _instructions(session)
     assert (row.kind, row.source_ref, row.loan_id, row.business_date, row.status) == (
         "plan",
@@ -66,8 +66,10 @@ def test_an_approved_plan_and_a_waiver_that_took_effect_are_written_back(
     )
     assert row.amount == plan.total_due and len(row.payload["instalments"]) == 3
     assert row.effective_date == plan.first_due
-    # The plan honoured with a waiver: the waiver goes out once, however often the judging runs.
-    plan.waive_penalty, plan.status, plan.ended_on = 30_000, "honoured", dt.date(2027, 3, 1)
+    # The plan's waiver is not in the plan instruction (applied once, by the waiver when honoured).
+    assert "waive" not in row.payload and row.payload["waiver_on_honour"] == plan.waived
+    # The plan honoured: the waiver goes out once, however often the judging runs.
+    plan.status, plan.ended_on = "honoured", dt.date(2027, 3, 1)
     first = emit_waiver(plan, session=session, on=dt.date(2027, 3, 2), actor="cycle", settings=settings)
     again = emit_waiver(plan, session=session, on=dt.date(2027, 3, 3), actor="cycle", settings=settings)
     assert first is not None and again is not None and first.id == again.id

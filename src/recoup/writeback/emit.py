@@ -64,7 +64,9 @@ def emit_plan(
             "base": res.base,
             "agreed": res.agreed_amount,
             "total_due": res.total_due,
-            "waive": res.waived,
+            # For information only: a plan's waiver is applied once, on the `waiver` instruction sent
+            # when the plan is honoured (先还后减), so the plan carries no waive_* amounts itself.
+            "waiver_on_honour": res.waived,
             "instalments": [
                 {"seq": int(s), "due_date": d.isoformat(), "amount": int(a)} for s, d, a in instalments
             ],
