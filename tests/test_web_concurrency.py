@@ -62,3 +62,41 @@ def test_people_signing_in_at_once_all_get_in(own_engine: Engine, settings: Sett
             select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "auth.web_sign_in")
         )
     assert signed_in == PEOPLE * 3
+
+
+def test_a_password_is_checked_without_waiting_for_the_write_lock(
+    own_engine: Engine, settings: Settings
+) -> None:
+    """A sign-in checks the password before it takes the write lock: while another writer holds the
+    lock (SQLite), a wrong password is answered at once (401) instead of queueing behind it, and a
+    right one gets in as soon as the lock is free."""
+    import time
+
+    with session_scope(own_engine) as s:
+        name = make_user(s, "collector").username
+
+    @contextmanager
+    def factory() -> Iterator[Session]:
+        with session_scope(own_engine) as s:
+            yield s
+
+    app = create_app(settings, session_factory=factory)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        client.get("/login")
+        headers = {"x-csrftoken": client.cookies.get("csrftoken") or "", "hx-request": "true"}
+        blocker = own_engine.raw_connection()
+        try:
+            if own_engine.dialect.name == "sqlite":
+                blocker.cursor().execute("BEGIN IMMEDIATE")  # another writer holds the lock
+            t0 = time.monotonic()
+            r = client.post(
+                "/login", data={"username": name, "password": "wrong", "next": "/"}, headers=headers
+            )
+            took = time.monotonic() - t0
+        finally:
+            blocker.rollback()
+            blocker.close()
+        assert r.status_code == 401 and "用户名或密码错误" in r.text
+        assert took < settings.sqlite_busy_timeout_ms / 1000 / 2  # it never waited for the lock
+        r = client.post("/login", data={"username": name, "password": PASSWORD, "next": "/"}, headers=headers)
+        assert r.status_code == 204

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -20,7 +20,7 @@ from recoup.errors import RecoupError
 from recoup.ledger.service import do_append
 from recoup.pii import mask, mask_name
 from recoup.portfolio.models import Borrower, ContactPoint
-from recoup.web.deps import DbSession, writes
+from recoup.web.deps import DbSession, reads_first, then_write, writes
 from recoup.web.i18n import LOCALES, translations
 from recoup.web.labels import MUST_LABELS, TREATMENT_LABELS
 from recoup.web.session import LoginThrottle, PageUser, require_page, sign_in, sign_out
@@ -62,7 +62,12 @@ def login_page(request: Request, next: str | None = None) -> Response:
     return render(request, "login.html", {"next": _safe_next(next)})
 
 
+#: The answer when the account was disabled while its password was checked (as for a wrong password).
+_DISABLED: Final = "invalid username or password / 用户名或密码错误"
+
+
 @router.post("/login")
+@reads_first
 def login(
     request: Request,
     session: DbSession,
@@ -84,6 +89,10 @@ def login(
         ctx = {"error": exc.message, "username": username, "next": _safe_next(next)}
         return render(request, "login.html", ctx, status=exc.http_status)
     THROTTLE.succeeded(f"user:{username}")
+    then_write(session)  # the password checked outside the write lock; the user is read again
+    if not user.is_active:
+        ctx = {"error": _DISABLED, "username": username, "next": _safe_next(next)}
+        return render(request, "login.html", ctx, status=401)
     sign_in(request, user, minutes=settings_of(request).web_session_minutes)
     do_append("auth.web_sign_in", {"user_id": user.id}, session=session, actor=user.username)
     return redirect(request, _safe_next(next))
