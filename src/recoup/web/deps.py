@@ -47,24 +47,6 @@ _WRITES = "recoup_writes"
 E = TypeVar("E", bound=Callable[..., Any])
 
 
-_READS_FIRST = "recoup_reads_first"
-
-
-def reads_first(endpoint: E) -> E:
-    """Mark a POST route that checks before it writes (a sign-in checks a password hash, which takes
-    ~100 ms): its unit of work does not take the write lock up front; the route ends the reading part
-    and declares the writing one with :func:`then_write`, so on SQLite simultaneous sign-ins do not queue
-    their hash checks behind the lock."""
-    setattr(endpoint, _READS_FIRST, True)
-    return endpoint
-
-
-def then_write(session: Session) -> None:
-    """End a :func:`reads_first` route's reading part and take the write lock for the rest."""
-    session.commit()
-    writing(session)
-
-
 def writes(endpoint: E) -> E:
     """Mark a GET route that writes (an audit record, a setting), so its unit of work takes the write
     lock up front like every POST does (see :func:`recoup.db.writing`)."""
@@ -97,8 +79,7 @@ def _unit_of_work(request: Request) -> Iterator[Session]:
     factory: SessionFactory = request.app.state.session_factory
     with factory() as session:
         endpoint = getattr(request.scope.get("route"), "endpoint", None)
-        unsafe = request.method not in SAFE_METHODS and not getattr(endpoint, _READS_FIRST, False)
-        if unsafe or getattr(endpoint, _WRITES, False):
+        if request.method not in SAFE_METHODS or getattr(endpoint, _WRITES, False):
             writing(session)
         yield session
 
