@@ -48,7 +48,7 @@ def resolutions_table(engine: Any, floor_total: Any) -> tuple[str, Table]:
         "rejected": _("rejected"),
         "withdrawn": _("withdrawn"),
     }
-    table = Table(title=_("Plans and settlements by outcome (`recoup resolution list`)"))
+    table = Table(title=_("Plans and settlements by outcome"), caption="recoup resolution list")
     for title, justify in (
         (_("Kind"), "left"),
         (_("Outcome"), "left"),
