@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import polars as pl
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from recoup.auth.models import AppUser
@@ -27,28 +28,40 @@ LIVE = ("open", "in_progress")
 
 
 def _facts(
-    case_ids: Sequence[int], *, session: Session, today: dt.date, now: dt.datetime
+    case_ids: Sequence[int],
+    scope: Select[Any],
+    *,
+    session: Session,
+    today: dt.date,
+    now: dt.datetime,
 ) -> tuple[pl.DataFrame, dict[int, dt.datetime]]:
-    """The must-do facts of ``case_ids`` as of business day ``today``, and each case's last contact."""
+    """The must-do facts of ``case_ids`` as of business day ``today``, and each case's last contact.
+
+    ``scope`` selects (at least) those case ids in SQL: a subquery keeps each statement the same text
+    whatever the queue's length (a literal ``IN`` list of hundreds of ids is compiled afresh on every
+    page and sent as hundreds of parameters)."""
     ids = list(case_ids)
     keys = dict(
         session.execute(
             select(Case.id, Borrower.external_id)
             .join(Borrower, Borrower.id == Case.borrower_id)
-            .where(Case.id.in_(ids))
+            .where(Case.id.in_(scope))
         ).all()
+    )
+    borrowers = (
+        select(Borrower.external_id).join(Case, Case.borrower_id == Borrower.id).where(Case.id.in_(scope))
     )
     last = dict(
         session.execute(
             select(ContactAttempt.borrower_key, func.max(ContactAttempt.at))
-            .where(ContactAttempt.borrower_key.in_(set(keys.values())))
+            .where(ContactAttempt.borrower_key.in_(borrowers))
             .group_by(ContactAttempt.borrower_key)
         ).all()
     )
     due_today = set(
         session.scalars(
             select(PromiseToPay.case_id).where(
-                PromiseToPay.case_id.in_(ids),
+                PromiseToPay.case_id.in_(scope),
                 PromiseToPay.status == "pending",
                 PromiseToPay.due_date == today,
             )
@@ -57,7 +70,7 @@ def _facts(
     broken = set(
         session.scalars(
             select(PromiseToPay.case_id).where(
-                PromiseToPay.case_id.in_(ids),
+                PromiseToPay.case_id.in_(scope),
                 PromiseToPay.status == "broken",
                 PromiseToPay.due_date.between(today - dt.timedelta(days=2), today - dt.timedelta(days=1)),
             )
@@ -66,7 +79,7 @@ def _facts(
     callbacks = set(
         session.scalars(
             select(WorkTask.case_id).where(
-                WorkTask.case_id.in_(ids),
+                WorkTask.case_id.in_(scope),
                 WorkTask.queue == "callback",
                 WorkTask.status.in_(LIVE),
                 WorkTask.due_at <= now,
@@ -111,6 +124,8 @@ def queue_for(
     attempt, null when never contacted)."""
     at = now or utcnow()
     # Columns, not ORM objects: the queue page asks on every visit and needs no entity.
+    live = (WorkTask.assignee_id == user.id, WorkTask.status.in_(LIVE), WorkTask.case_id.is_not(None))
+    mine = select(WorkTask.case_id).where(*live)
     tasks = session.execute(
         select(
             WorkTask.id,
@@ -123,7 +138,7 @@ def queue_for(
             WorkTask.debt_key,
             WorkTask.queue,
             WorkTask.due_at,
-        ).where(WorkTask.assignee_id == user.id, WorkTask.status.in_(LIVE), WorkTask.case_id.is_not(None))
+        ).where(*live)
     ).all()
     if not tasks:
         return pl.DataFrame()
@@ -136,7 +151,7 @@ def queue_for(
                 func.sum(CollectionAccount.overdue_amount),
                 func.max(CollectionAccount.dpd),
             )
-            .where(CollectionAccount.case_id.in_(case_ids), CollectionAccount.status == "open")
+            .where(CollectionAccount.case_id.in_(mine), CollectionAccount.status == "open")
             .group_by(CollectionAccount.case_id)
         )
     }
@@ -175,7 +190,7 @@ def queue_for(
             "due_at": pl.Datetime("us", "UTC"),
         },
     )
-    facts, last = _facts(case_ids, session=session, today=today, now=at)
+    facts, last = _facts(case_ids, mine, session=session, today=today, now=at)
     frame = frame.with_columns(
         pl.Series("last_contact", [last.get(t.case_id or 0) for t in tasks], dtype=pl.Datetime("us", "UTC"))
     )
