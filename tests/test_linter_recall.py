@@ -130,13 +130,16 @@ def test_the_sets_are_not_copied_from_the_tuning_material() -> None:
         for line in p.read_text("utf-8").splitlines()
     }
     tuning |= _literals(HERE / "test_linter.py")
+    # The learned check's own training messages (src/recoup/contact/linter/data/abuse_train.tsv).
+    train = HERE.parent / "src" / "recoup" / "contact" / "linter" / "data" / "abuse_train.tsv"
+    tuning |= {line.split("\t")[-1] for line in train.read_text("utf-8").splitlines()}
     assert [t for t in texts if t in tuning] == []
 
 
 #: Each round as measured once, before anything was tuned on it: (caught, abusive, flagged, lawful). The
 #: table in docs/contact-content.md shows the same figures. A round is tuning material once measured, so its
 #: figures are history; only the latest round describes the linter as it is.
-MEASURED = {1: (27, 72, 5, 68), 2: (28, 67, 7, 64)}
+MEASURED = {1: (27, 72, 5, 68), 2: (28, 67, 7, 64), 3: (67, 70, 9, 74)}
 
 
 @pytest.mark.parametrize("rnd", ROUNDS)
@@ -151,7 +154,7 @@ def test_round_figures(rnd: int) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="not met: round 2 (fresh, unseen) measured recall 28/67 = 0.418, false alarms 7/64 = 0.109",
+    reason="not met: round 3 (fresh, unseen) measured recall 67/70 = 0.957, false alarms 9/74 = 0.122",
 )
 def test_acceptance_on_the_latest_round() -> None:
     """Issue 15: recall >= 0.9 with false alarms <= 0.1 on a fresh set never used for tuning."""

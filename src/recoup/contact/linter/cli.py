@@ -45,7 +45,9 @@ def _print_table(result: LintResult) -> None:
     for col in ("rule", "span", "excerpt", "message"):
         table.add_column(col)
     for f in result.findings:
-        table.add_row(escape(f.rule), f"{f.span[0]}–{f.span[1]}", escape(f.excerpt), escape(f.message))
+        # The learned check's finding shows its score (得分), the probability it gave.
+        message = f.message if f.score is None else f"{f.message} (得分 score {f.score:.2f})"
+        table.add_row(escape(f.rule), f"{f.span[0]}–{f.span[1]}", escape(f.excerpt), escape(message))
     console.print(table)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from recoup.contact.linter.abuse import MESSAGE as ABUSE_MESSAGE
+from recoup.contact.linter.abuse import load_model, long_enough, unvetoed, veto_spans
 from recoup.contact.linter.channels import CHANNEL_CHECKS, context_checks, find_links
 from recoup.contact.linter.lexicon import CATEGORIES, LangLexicon, Lexicon, Rule, load_lexicon
 from recoup.contact.linter.model import Doc, Finding, LintContext, LintInputError, LintResult
@@ -17,6 +19,7 @@ __all__ = ["analyse", "lint"]
 _LOCALE = re.compile(r"(zh|en)(?:[_-][A-Za-z0-9]{2,8})*", re.IGNORECASE)
 _CHANNELS = frozenset(c.value for c in Channel)
 _PARTIES = frozenset(p.value for p in Party)
+_UNVETOED = frozenset({"impersonation", "pretext"})
 _CONDITION = re.compile(r"\b(?:if|unless)\b")
 
 
@@ -55,6 +58,13 @@ def _cleared(doc: Doc, lx: LangLexicon, rule: Rule, i: int, j: int) -> bool:
     sentence = doc.canon[a:b]
     if rule.exempt is not None and rule.exempt.search(sentence):
         return True
+    # A clear lawful statement that covers the match names what it rules out ("debt collectors cannot have
+    # you ARRESTED"); not for who is speaking (a pretext or an impersonation is never lawful). Read on the
+    # text before homophone rewriting.
+    if rule.category not in _UNVETOED and any(
+        a + x < j and i < a + y for x, y in veto_spans(doc.norm.text[a:b])
+    ):
+        return True
     if rule.negatable and _negated(doc, lx, a, i, j):
         return True
     if rule.guard is not None:
@@ -86,6 +96,18 @@ def _content(doc: Doc, lex: Lexicon, preset: Preset) -> list[Finding]:
     return out
 
 
+def _abuse(doc: Doc, preset: Preset) -> list[Finding]:
+    """The learned check, for wording no rule names: one finding over the whole message, with its score."""
+    text = unvetoed(doc.norm.text)
+    if not long_enough(text):
+        return []
+    flagged, score = load_model().flags(text)
+    if not flagged:
+        return []
+    f = doc.whole(f"{preset.rule_id('threat').rsplit('.', 1)[0]}.abuse_model", ABUSE_MESSAGE)
+    return [Finding(f.rule, f.span, f.excerpt, f.message, round(score, 3))]
+
+
 def _dedupe(findings: list[Finding], text: str) -> tuple[Finding, ...]:
     """Merge overlapping findings of the same rule; order by position, then rule."""
     out: list[Finding] = []
@@ -94,7 +116,7 @@ def _dedupe(findings: list[Finding], text: str) -> tuple[Finding, ...]:
         if last is not None and last.rule == f.rule and f.span[0] < last.span[1]:
             if f.span[1] > last.span[1]:
                 a, b = last.span[0], f.span[1]
-                out[-1] = Finding(last.rule, (a, b), text[a:b], last.message)
+                out[-1] = Finding(last.rule, (a, b), text[a:b], last.message, last.score)
             continue
         out.append(f)
     return tuple(sorted(out, key=lambda f: (f.span[0], f.rule)))
@@ -148,7 +170,10 @@ def lint(
     blanked = text
     for a, b, _domain in links:
         blanked = blanked[:a] + " " * (b - a) + blanked[b:]
-    findings = _content(analyse(blanked) if links else doc, lex, p)
+    content_doc = analyse(blanked) if links else doc
+    findings = _content(content_doc, lex, p)
+    if not findings:  # the model speaks only when no rule did
+        findings = _abuse(content_doc, p)
     findings += context_checks(doc, ctx, p, lex, channel)
     if channel is not None:
         for check in CHANNEL_CHECKS.get((p.family, channel), ()):

@@ -255,6 +255,19 @@ class _Expander:
         return re.compile(src)
 
 
+def component_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Each component of both languages compiled alone, named ``<lang>.<NAME>``, sorted (for the learned
+    check's features)."""
+    out: list[tuple[str, re.Pattern[str]]] = []
+    for name in ("zh", "en"):
+        text = resources.files(__package__).joinpath(f"data/{name}.toml").read_text("utf-8")
+        raw: dict[str, Any] = tomllib.loads(text)
+        ex = _Expander(raw["lang"], raw["components"])
+        for comp in sorted(raw["components"]):
+            out.append((f"{raw['lang']}.{comp}", ex.compile(["{" + comp + "}"])))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class _Loaded:
     lexicon: LangLexicon

@@ -29,21 +29,26 @@ class LintFileError(LintInputError):
 class Finding:
     """One problem: a stable rule id, the offending span of the ORIGINAL text, and a bilingual message.
 
-    A missing mandatory element (no opt-out line, no 【签名】) spans the whole message.
+    A missing mandatory element (no opt-out line, no 【签名】) spans the whole message, and so does a finding
+    of the learned check (``….abuse_model``), which carries its ``score`` (a probability, 0–1).
     """
 
     rule: str
     span: tuple[int, int]
     excerpt: str
     message: str  # "中文 · English"
+    score: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "rule": self.rule,
             "span": [self.span[0], self.span[1]],
             "excerpt": self.excerpt,
             "message": self.message,
         }
+        if self.score is not None:
+            out["score"] = self.score
+        return out
 
 
 @dataclass(frozen=True)
