@@ -20,6 +20,7 @@ BENCHES = [
     "bench_concurrent_import.py",
     "bench_allocation.py",
     "bench_queues.py",
+    "bench_dispatch_crash.py",
 ]
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ their cases, held by someone or not (import as ``from floor_factories import …
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,12 +27,30 @@ PASSWORD = "correct horse battery"
 _seq = itertools.count(1)
 
 
+@functools.cache
+def _password_hash(password: str) -> str:
+    """One real scrypt hash of ``password`` per test process, shared by the factory's users: a hash
+    costs ~65 ms by design and the suite makes well over a thousand users (tests/test_auth.py tests
+    hashing itself, with a fresh salt each time)."""
+    return auth.hash_password(password)
+
+
 def make_user(session: Session, role: str, *, name: str | None = None, team: Team | None = None) -> AppUser:
-    """An active user holding ``role`` (and a worker profile in ``team`` when given)."""
+    """An active user holding ``role`` (and a worker profile in ``team`` when given): what
+    ``auth.do_create_user`` makes, the same validation, with the password hashed once per process."""
     auth.do_ensure_default_roles(session=session)
-    user = auth.do_create_user(
-        name or f"{role.replace('_', '-')}.{next(_seq)}", PASSWORD, roles=[role], session=session
+    username = name or f"{role.replace('_', '-')}.{next(_seq)}"
+    roles = auth.check_new_user(username, PASSWORD, [role], session=session)
+    user = AppUser(
+        username=username,
+        display_name="",
+        email="",
+        password_hash=_password_hash(PASSWORD),
+        locale="zh_CN",
+        is_active=True,
+        roles=roles,
     )
+    session.add(user)
     session.flush()
     if team is not None:
         session.add(

@@ -7,31 +7,25 @@ page. Each page is saved as a screenshot (``RECOUP_SCREENSHOTS`` or the test's t
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 from sqlalchemy import update
 
 from floor_factories import PASSWORD, make_case, make_phone, make_task, make_user
+from live_server import needs_chromium, screenshots, serving
 from recoup import migrate
 from recoup.config import get_settings
 from recoup.contact.models import OutboxMessage
 from recoup.db import make_engine, session_scope
 from test_agencies import eligible_agency
-from test_web_browser import ARGS, CHROMIUM, _free_port
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists() and not os.environ.get("RECOUP_TEST_REQUIRE_BROWSER"),
-    reason="no /usr/bin/chromium (apt-get install chromium fonts-noto-cjk); CI installs it",
-)
-SHOTS = os.environ.get("RECOUP_SCREENSHOTS")
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -70,41 +64,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]
             spare_id = spare.id
         engine.dispose()
         get_settings.cache_clear()
-    port = _free_port()
-    env = {**os.environ, "RECOUP_DATA_DIR": str(root), "RECOUP_DATABASE_URL": url}
-    env.pop("RECOUP_TEST_PG_URL", None)
-    exe = shutil.which("recoup", path=str(Path(sys.executable).parent)) or "recoup"
-    proc = subprocess.Popen(
-        [exe, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(base + "/login", timeout=2, trust_env=False).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                if proc.poll() is None:  # still running: stop it first, or reading its stderr blocks
-                    proc.kill()
-                    proc.wait(timeout=15)
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                pytest.fail(f"recoup serve did not start: {err[-2000:]}")
-            time.sleep(0.3)
-        shots = Path(SHOTS or root / "screenshots")
-        shots.mkdir(parents=True, exist_ok=True)
-        yield {"base": base, "url": url, "shots": shots, "spare": spare_id}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with serving(root, url) as base:
+        yield {"base": base, "url": url, "shots": screenshots(root), "spare": spare_id}
 
 
 def _sign_in(page: object, base: str, username: str, lands: str) -> None:
@@ -117,60 +78,54 @@ def _sign_in(page: object, base: str, username: str, lands: str) -> None:
 
 def test_a_manager_places_a_batch_and_an_agency_works_its_cases_in_a_real_browser(
     live: dict[str, object],
+    browser: Browser,
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
     base, shots = str(live["base"]), Path(str(live["shots"]))
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN")
-            _sign_in(page, base, "manager", "/morning")
-            page.locator("header a[href='/agencies']").click()
-            page.wait_for_url(base + "/agencies")
-            assert "8 件有待办委外任务的案件等待分批" in page.locator("main").inner_text()
-            page.fill("#pl-seed", "11")
-            page.get_by_role("button", name="今日分批委外").click()
-            page.locator(".flash", has_text="已分批委外：8 件（0 件已生效，8 件待告知借款人）").wait_for()
-            page.screenshot(path=str(shots / "agencies-01-batch-zh.png"), full_page=True)
-            # The dispatcher sends the borrowers' notices; the day's step activates the placements.
-            engine = make_engine(str(live["url"]))
-            with session_scope(engine) as session:
-                session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.decision.like("agency placement %"))
-                    .values(status="sent")
-                )
-            engine.dispose()
-            page.get_by_role("button", name="立即执行").click()
-            page.locator(".flash", has_text="生效 8 件，取消 0 件，召回 0 件").wait_for()
-            assert page.locator("#placements tbody tr").count() == 8
-            page.screenshot(path=str(shots / "agencies-02-placed-zh.png"), full_page=True)
-            page.locator("#register a[href='/agencies/HXCS']").click()
-            page.wait_for_url(base + "/agencies/HXCS")
-            assert "人员名册" in page.locator("main").inner_text()
-            page.screenshot(path=str(shots / "agencies-03-detail-zh.png"), full_page=True)
-            page.goto(base + "/lang/en?next=/agencies")
-            page.wait_for_url(base + "/agencies")
-            assert "White list" in page.locator("main").inner_text()
-            page.screenshot(path=str(shots / "agencies-04-list-en.png"), full_page=True)
-            page.context.clear_cookies()
+    page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    _sign_in(page, base, "manager", "/morning")
+    page.locator("header a[href='/agencies']").click()
+    page.wait_for_url(base + "/agencies")
+    assert "8 件有待办委外任务的案件等待分批" in page.locator("main").inner_text()
+    page.fill("#pl-seed", "11")
+    page.get_by_role("button", name="今日分批委外").click()
+    page.locator(".flash", has_text="已分批委外：8 件（0 件已生效，8 件待告知借款人）").wait_for()
+    page.screenshot(path=str(shots / "agencies-01-batch-zh.png"), full_page=True)
+    # The dispatcher sends the borrowers' notices; the day's step activates the placements.
+    engine = make_engine(str(live["url"]))
+    with session_scope(engine) as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.decision.like("agency placement %"))
+            .values(status="sent")
+        )
+    engine.dispose()
+    page.get_by_role("button", name="立即执行").click()
+    page.locator(".flash", has_text="生效 8 件，取消 0 件，召回 0 件").wait_for()
+    assert page.locator("#placements tbody tr").count() == 8
+    page.screenshot(path=str(shots / "agencies-02-placed-zh.png"), full_page=True)
+    page.locator("#register a[href='/agencies/HXCS']").click()
+    page.wait_for_url(base + "/agencies/HXCS")
+    assert "人员名册" in page.locator("main").inner_text()
+    page.screenshot(path=str(shots / "agencies-03-detail-zh.png"), full_page=True)
+    page.goto(base + "/lang/en?next=/agencies")
+    page.wait_for_url(base + "/agencies")
+    assert "White list" in page.locator("main").inner_text()
+    page.screenshot(path=str(shots / "agencies-04-list-en.png"), full_page=True)
+    page.context.clear_cookies()
 
-            agent = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN")
-            _sign_in(agent, base, "agency1", "/queue")
-            agent.locator("header a[href='/agency']").click()
-            agent.wait_for_url(base + "/agency")
-            rows = agent.locator("#placed tbody tr")
-            n = rows.count()
-            assert 1 <= n <= 7
-            agent.screenshot(path=str(shots / "agencies-05-own-zh.png"), full_page=True)
-            agent.goto(base + "/queue")
-            agent.screenshot(path=str(shots / "agencies-06-queue-zh.png"), full_page=True)
-            agent.goto(base + "/agency")
-            agent.locator("#placed tbody tr a").first.click()
-            agent.wait_for_url(f"{base}/cases/*")
-            agent.screenshot(path=str(shots / "agencies-07-case-zh.png"), full_page=False)
-            response = agent.goto(f"{base}/cases/{live['spare']}")
-            assert response is not None and response.status == 404
-        finally:
-            browser.close()
+    agent = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    _sign_in(agent, base, "agency1", "/queue")
+    agent.locator("header a[href='/agency']").click()
+    agent.wait_for_url(base + "/agency")
+    rows = agent.locator("#placed tbody tr")
+    n = rows.count()
+    assert 1 <= n <= 7
+    agent.screenshot(path=str(shots / "agencies-05-own-zh.png"), full_page=True)
+    agent.goto(base + "/queue")
+    agent.screenshot(path=str(shots / "agencies-06-queue-zh.png"), full_page=True)
+    agent.goto(base + "/agency")
+    agent.locator("#placed tbody tr a").first.click()
+    agent.wait_for_url(f"{base}/cases/*")
+    agent.screenshot(path=str(shots / "agencies-07-case-zh.png"), full_page=False)
+    response = agent.goto(f"{base}/cases/{live['spare']}")
+    assert response is not None and response.status == 404

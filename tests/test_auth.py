@@ -175,7 +175,7 @@ def test_cli_create_and_list_users(tmp_path: Path) -> None:
 
     listed = _recoup("user", "list", env=env)
     assert listed.returncode == 0, listed.stderr
-    assert "alice" in listed.stdout and "collector" in listed.stdout
+    assert "alice" in listed.stdout and "催收员" in listed.stdout  # the role in the default language, zh_CN
     assert "scrypt" not in listed.stdout
 
     again = _recoup(

@@ -325,7 +325,7 @@ def test_the_contact_commands(db: dict[str, object], run: Run) -> None:
     code, out, err = run("contact", "hold", hold_id, "--approve-lift", "--by", "alice", "--json")
     assert code == 77 and _envelope(out, err)["error"]["code"] == "hold.four_eyes"
     code, out, _ = run("contact", "hold", hold_id, "--approve-lift", "--by", "bob")
-    assert code == 0 and "lifted" in out and "已解除" in out
+    assert code == 0 and f"暂停 {hold_id} 已解除" in out  # the default language, zh_CN
     code, out, err = run("contact", "hold", "999999", "--lift", "--reason", "x", "--by", "bob", "--json")
     assert code == 66 and _envelope(out, err)["error"]["code"] == "not_found"
 
@@ -350,7 +350,7 @@ def test_the_contact_commands(db: dict[str, object], run: Run) -> None:
     )
     assert code == 0 and json.loads(out)["action"] == "withdrawn" and len(json.loads(out)["consent_ids"]) == 1
     code, out, _ = run("contact", "consent", borrower, "--channel", "sms", "--grant", "--by", "alice")
-    assert code == 0 and "granted" in out
+    assert code == 0 and f"{borrower}：已记录短信渠道同意" in out  # the default language, zh_CN
     code, out, err = run("contact", "consent", borrower, "--channel", "fax", "--grant", "--json")
     assert code == 64 and _envelope(out, err)["error"]["details"]["option"] == "--channel"
     code, out, err = run("contact", "consent", "NOPE", "--channel", "sms", "--grant", "--json")

@@ -318,7 +318,7 @@ def test_cycle_decisions_carry_expected_values(own_engine: Engine, tmp_path: Pat
     dec = out.read("decisions", AS_OF)
     assert dec is not None and dec.height > 0
     assert set(dec.columns) == {*DECISION_SCHEMA, "expected_value", "value_model"}
-    assert set(dec["value_model"]) == {version}
+    assert set(dec["value_model"]) == {f"{version} prices@v0"}  # the model and the default prices
     placed = set(ids.to_list())
     in_actions = pl.col("treatment").is_in([t.value for t in ACTIONS])
     running = (pl.col("treatment") == "agency_placement") & pl.col("loan_id").is_in(list(placed))
@@ -380,7 +380,9 @@ def test_cycle_plans_with_the_optimiser_when_configured(
     dec = out.read("decisions", AS_OF)
     assert dec is not None and dec.height > 0
     assert set(dec.columns) == {*DECISION_SCHEMA, "expected_value", "value_model"}
-    assert set(dec["strategy"]) == {"optimised"} and set(dec["value_model"]) == {version}
+    assert set(dec["strategy"]) == {"optimised"} and set(dec["value_model"]) == {
+        f"{version} prices@v0 capacity@v0"
+    }
     assert dec["expected_value"].null_count() == 0
     planned = dec.filter(pl.col("treatment") != "no_action", ~pl.col("required_notice"))
     assert planned.height > 0

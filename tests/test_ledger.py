@@ -481,6 +481,7 @@ def cli_db(tmp_path: Path) -> tuple[dict[str, str], Path]:
         # the CLI must be the same installation to trust them.
         "RECOUP_DATA_DIR": os.environ["RECOUP_DATA_DIR"],
         "COLUMNS": "250",
+        "RECOUP_LOCALE": "en",  # the assertions below read the English lines
     }
     done = subprocess.run([_recoup(), "db", "upgrade"], env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr

@@ -360,7 +360,7 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def cli_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
     db = tmp_path / "cli.db"
-    env = {**os.environ, "RECOUP_DATABASE_URL": f"sqlite:///{db}", "COLUMNS": "250"}
+    env = {**os.environ, "RECOUP_DATABASE_URL": f"sqlite:///{db}", "COLUMNS": "250", "RECOUP_LOCALE": "en"}
     assert _cli(env, "db", "upgrade").returncode == 0
     eng = make_engine(f"sqlite:///{db}")
     with session_scope(eng) as s:

@@ -6,21 +6,17 @@ manager the approvals; each page is saved as a screenshot (``RECOUP_SCREENSHOTS`
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 from sqlalchemy import select
 
 from factories import imported_book
 from floor_factories import make_case
 from legal_factories import add_address, add_schedule
+from live_server import needs_chromium, screenshots, serving
 from recoup import migrate
 from recoup.auth import service as auth
 from recoup.cases.allocate_flow import do_allocate
@@ -31,12 +27,12 @@ from recoup.db import make_engine, session_scope
 from recoup.legal import limitation, matters, sales, writeoffs
 from recoup.legal.pack import do_build_pack
 from recoup.simulate.floor import DEMO_PASSWORD, do_setup_floor
-from test_web_browser import ARGS, CHROMIUM, _free_port, _sign_in_anyone
+from test_web_browser import _sign_in_anyone
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists() and not os.environ.get("RECOUP_TEST_REQUIRE_BROWSER"),
-    reason="no /usr/bin/chromium (apt-get install chromium fonts-noto-cjk); CI installs it",
-)
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+pytestmark = needs_chromium
 
 
 def _prepare(root: Path, url: str) -> dict[str, int]:
@@ -149,88 +145,48 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]
         get_settings.cache_clear()
         ids = _prepare(root, url)
         get_settings.cache_clear()
-    port = _free_port()
-    env = {**os.environ, "RECOUP_DATA_DIR": str(root), "RECOUP_DATABASE_URL": url}
-    env.pop("RECOUP_TEST_PG_URL", None)
-    exe = shutil.which("recoup", path=str(Path(sys.executable).parent)) or "recoup"
-    proc = subprocess.Popen(
-        [exe, "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(base + "/login", timeout=2, trust_env=False).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                if proc.poll() is None:  # still running: stop it first, or reading its stderr blocks
-                    proc.kill()
-                    proc.wait(timeout=15)
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                pytest.fail(f"recoup serve did not start: {err[-2000:]}")
-            time.sleep(0.3)
-        shots = Path(os.environ.get("RECOUP_SCREENSHOTS") or root / "screenshots")
-        shots.mkdir(parents=True, exist_ok=True)
-        yield {"base": base, "ids": ids, "shots": shots}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with serving(root, url) as base:
+        yield {"base": base, "ids": ids, "shots": screenshots(root)}
 
 
-def test_the_legal_pages_in_a_real_browser(live: dict[str, object]) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_the_legal_pages_in_a_real_browser(live: dict[str, object], browser: Browser) -> None:
     base, shots, ids = str(live["base"]), Path(str(live["shots"])), live["ids"]
     assert isinstance(ids, dict)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="zh-CN")
-            _sign_in_anyone(page, base, "legal1")
-            page.click("text=法务")
-            page.wait_for_url(base + "/legal")
-            assert page.locator("h1").first.inner_text() == "法律案件"
-            assert page.locator("#matters tbody tr").count() == 4
-            page.screenshot(path=str(shots / "legal-01-matters-zh.png"), full_page=True)
-            page.goto(f"{base}/legal/matters/{ids['matter']}")
-            assert "支付令" in page.locator("#summary").inner_text()
-            page.screenshot(path=str(shots / "legal-02-matter-zh.png"), full_page=True)
-            page.goto(base + "/legal/limitation?days=180")
-            assert page.locator("#watch tbody tr").count() >= 3
-            page.screenshot(path=str(shots / "legal-03-limitation-zh.png"), full_page=True)
-            page.goto(base + "/legal/write-offs")
-            page.screenshot(path=str(shots / "legal-04-write-offs-zh.png"), full_page=True)
-            page.goto(base + "/legal/sales")
-            page.screenshot(path=str(shots / "legal-05-sales-zh.png"), full_page=True)
-            page.goto(f"{base}/legal/sales/{ids['sale']}")
-            assert "已转让" in page.locator("#summary").inner_text()
-            assert page.locator("#items .tag.ok").count() >= 1
-            page.screenshot(path=str(shots / "legal-06-sale-zh.png"), full_page=True)
-            page.goto(base + "/lang/en?next=/legal")
-            page.wait_for_url(base + "/legal")
-            assert page.locator("h1").first.inner_text() == "Legal matters"
-            page.screenshot(path=str(shots / "legal-07-matters-en.png"), full_page=True)
-            page.goto(f"{base}/legal/sales/{ids['sale']}")
-            page.screenshot(path=str(shots / "legal-08-sale-en.png"), full_page=True)
-            page.context.clear_cookies()
-            manager = browser.new_page(viewport={"width": 1280, "height": 860}, locale="zh-CN")
-            _sign_in_anyone(manager, base, "manager")
-            manager.goto(base + "/legal/approvals")
-            assert manager.locator("#pending-write-offs tbody tr").count() == 1
-            manager.screenshot(path=str(shots / "legal-09-approvals-zh.png"), full_page=True)
-            manager.fill("#pending-write-offs input[name=note]", "同意核销")
-            manager.click("#pending-write-offs button:has-text('批准')")
-            manager.wait_for_selector(".flash")
-            assert "核销已批准" in manager.locator(".flash").inner_text()
-            manager.screenshot(path=str(shots / "legal-10-approved-zh.png"), full_page=True)
-        finally:
-            browser.close()
+    page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="zh-CN")
+    _sign_in_anyone(page, base, "legal1")
+    page.click("text=法务")
+    page.wait_for_url(base + "/legal")
+    assert page.locator("h1").first.inner_text() == "法律案件"
+    assert page.locator("#matters tbody tr").count() == 4
+    page.screenshot(path=str(shots / "legal-01-matters-zh.png"), full_page=True)
+    page.goto(f"{base}/legal/matters/{ids['matter']}")
+    assert "支付令" in page.locator("#summary").inner_text()
+    page.screenshot(path=str(shots / "legal-02-matter-zh.png"), full_page=True)
+    page.goto(base + "/legal/limitation?days=180")
+    assert page.locator("#watch tbody tr").count() >= 3
+    page.screenshot(path=str(shots / "legal-03-limitation-zh.png"), full_page=True)
+    page.goto(base + "/legal/write-offs")
+    page.screenshot(path=str(shots / "legal-04-write-offs-zh.png"), full_page=True)
+    page.goto(base + "/legal/sales")
+    page.screenshot(path=str(shots / "legal-05-sales-zh.png"), full_page=True)
+    page.goto(f"{base}/legal/sales/{ids['sale']}")
+    assert "已转让" in page.locator("#summary").inner_text()
+    assert page.locator("#items .tag.ok").count() >= 1
+    page.screenshot(path=str(shots / "legal-06-sale-zh.png"), full_page=True)
+    page.goto(base + "/lang/en?next=/legal")
+    page.wait_for_url(base + "/legal")
+    assert page.locator("h1").first.inner_text() == "Legal matters"
+    page.screenshot(path=str(shots / "legal-07-matters-en.png"), full_page=True)
+    page.goto(f"{base}/legal/sales/{ids['sale']}")
+    page.screenshot(path=str(shots / "legal-08-sale-en.png"), full_page=True)
+    page.context.clear_cookies()
+    manager = browser.new_page(viewport={"width": 1280, "height": 860}, locale="zh-CN")
+    _sign_in_anyone(manager, base, "manager")
+    manager.goto(base + "/legal/approvals")
+    assert manager.locator("#pending-write-offs tbody tr").count() == 1
+    manager.screenshot(path=str(shots / "legal-09-approvals-zh.png"), full_page=True)
+    manager.fill("#pending-write-offs input[name=note]", "同意核销")
+    manager.click("#pending-write-offs button:has-text('批准')")
+    manager.wait_for_selector(".flash")
+    assert "核销已批准" in manager.locator(".flash").inner_text()
+    manager.screenshot(path=str(shots / "legal-10-approved-zh.png"), full_page=True)

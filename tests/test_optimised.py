@@ -183,6 +183,7 @@ def test_cli_train_and_evaluate(tmp_path: Path) -> None:
             "800",
             "--days",
             "8",
+            "--no-scorer",
             "--json",
         ],
     )
@@ -193,7 +194,7 @@ def test_cli_train_and_evaluate(tmp_path: Path) -> None:
         _app(),
         [
             "compare", "baseline", "optimised", "--model", str(out), "--seeds", "2", "--loans", "800",
-            "--days", "6", "--json",
+            "--days", "6", "--no-scorer", "--json",
         ],
     )  # fmt: skip
     assert res.exit_code == 0, (res.output, res.exception)

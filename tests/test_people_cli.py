@@ -159,7 +159,7 @@ def test_worker_set_creates_then_changes_only_what_is_given(db: None, run: Run) 
     options += ["--product", "cash_loan", "--region", "GD，SZ", "--cap", "300", "--weight", "1.5"]
     options += ["--minutes", "480", "--agency-code", "", "--active"]
     out = _ok(run(WORKER, "set", "alice", *options))
-    assert "created" in out and "已创建" in out
+    assert "已创建 alice 的人员档案" in out  # the default language, zh_CN
     [row] = json.loads(_ok(run(WORKER, "list", "--json")))["workers"]
     assert row == {
         "username": "alice",
@@ -181,7 +181,7 @@ def test_worker_set_creates_then_changes_only_what_is_given(db: None, run: Run) 
     assert row["cap"] == 250 and row["pools"] == ["m1", "m1-yue"] and row["team"] == "M1"
     assert row["skills"] == {"language": ["zh", "yue"], "product": ["cash_loan"]}  # region cleared
 
-    assert "unchanged" in _ok(run(WORKER, "set", "alice", "--cap", "250"))
+    assert "alice 无变化" in _ok(run(WORKER, "set", "alice", "--cap", "250"))
     _ok(run(WORKER, "set", "alice", "--inactive", "--kind", "agency", "--agency-code", "AG01", "--no-team"))
     [row] = json.loads(_ok(run(WORKER, "list", "--json")))["workers"]
     assert row["active"] is False and row["kind"] == "agency" and row["agency_code"] == "AG01"

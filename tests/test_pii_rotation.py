@@ -141,7 +141,7 @@ def test_rotate_key_end_to_end(
     hash_before = destination_hash("+86 138-1234-5678", before)
     link_before = before.lookup_hash("L1|payment-link")
 
-    p = _run(env, "pii", "rotate-key", "--yes")
+    p = _run(env, "--lang", "en", "pii", "rotate-key", "--yes")
     assert p.returncode == 0, p.stderr
     assert "rotated" in p.stdout and old_fp in p.stdout
     new_key = base64.b64decode((secrets / "pii.key").read_text())
@@ -274,7 +274,7 @@ def test_a_crash_at_each_step_is_finished_by_running_again(
     assert "rotate-key" in info.value.message and "interrupted" in info.value.message
     monkeypatch.setattr(rotation, "_install", install)
 
-    p = _run(env, "pii", "rotate-key", "--yes")
+    p = _run(env, "--lang", "en", "pii", "rotate-key", "--yes")
     assert p.returncode == 0 and "finished the interrupted rotation" in p.stdout, p.stderr
     assert checked_key(settings) == staged and not pending.exists()
     with Session(own_engine) as s:

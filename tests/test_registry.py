@@ -273,6 +273,7 @@ def test_model_commands(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECOUP_")}
     env["RECOUP_DATA_DIR"] = str(tmp_path / "data")
     env["COLUMNS"] = "200"  # no wrapping of rich output
+    env["RECOUP_LOCALE"] = "en"  # the assertions read the English lines
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(

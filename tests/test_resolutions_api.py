@@ -126,6 +126,7 @@ def test_cli_plan_agreement_is_proven_by_the_ledger_and_tampering_is_detected(tm
         **os.environ,
         "RECOUP_DATABASE_URL": f"sqlite:///{db}",
         "RECOUP_DATA_DIR": os.environ["RECOUP_DATA_DIR"],
+        "RECOUP_LOCALE": "en",  # the assertions read the English lines
     }
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -83,8 +83,9 @@ def _run(**kw: Any) -> ev.EvalResult:
 
 @pytest.fixture(scope="module")
 def baseline_json() -> dict[str, Any]:
+    # --no-scorer: compared below with runs of EvalConfig without a scorer (tests/test_eval_scorer.py).
     return _cli_json("evaluate", "--strategy", "baseline", "--loans", str(LOANS), "--days", str(DAYS),
-                     "--seed", "1", "--json")  # fmt: skip
+                     "--seed", "1", "--no-scorer", "--json")  # fmt: skip
 
 
 def test_loop_runs_and_prints_one_json_object_with_the_keys(baseline_json: dict[str, Any]) -> None:
@@ -167,7 +168,17 @@ def test_same_seed_same_result_and_another_seed_differs(baseline_json: dict[str,
 def test_bad_strategy_file_unlawful_attempts_are_never_made(tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(BAD), "utf-8")
-    j = _cli_json("evaluate", "--strategy", str(path), "--loans", str(LOANS), "--days", str(DAYS), "--json")
+    j = _cli_json(
+        "evaluate",
+        "--strategy",
+        str(path),
+        "--loans",
+        str(LOANS),
+        "--days",
+        str(DAYS),
+        "--no-scorer",
+        "--json",
+    )
     assert j["strategy"] == "bad.json" and j["strategy_version"] is None
     rules = j["policy"]["rules"]
     assert rules.get("blocked:CN-PARTY", 0) > 0  # calls to third parties
@@ -261,7 +272,9 @@ def test_perturbation_scales_a_copy_of_the_response_parameters() -> None:
 def test_perturb_zero_is_no_perturbation_and_025_changes_results_deterministically(
     baseline_json: dict[str, Any],
 ) -> None:
-    zero = _cli_json("evaluate", "--loans", str(LOANS), "--days", str(DAYS), "--perturb", "0", "--json")
+    zero = _cli_json(
+        "evaluate", "--loans", str(LOANS), "--days", str(DAYS), "--perturb", "0", "--no-scorer", "--json"
+    )
     assert _stable(zero) == _stable(baseline_json)
     a = _run(perturb=0.25).to_json()
     b = _run(perturb=0.25).to_json()
@@ -281,7 +294,17 @@ def test_compare_pairs_seeds_with_a_t_interval() -> None:
     assert d.high == pytest.approx(8 / 3 + 4.3027 * sd / 3**0.5, rel=1e-4)
     assert t975(4) == pytest.approx(2.7764) and t975(60) == pytest.approx(2.0003, abs=1e-4)
     j = _cli_json(
-        "compare", "baseline", "baseline", "--seeds", "2", "--loans", "800", "--days", "4", "--json"
+        "compare",
+        "baseline",
+        "baseline",
+        "--seeds",
+        "2",
+        "--loans",
+        "800",
+        "--days",
+        "4",
+        "--no-scorer",
+        "--json",
     )
     assert j["seeds"] == [1, 2] and j["difference"] == "b - a"
     assert j["net"]["mean"] == 0 and j["net"]["ci95"] == [0, 0] and j["net"]["per_seed"] == [0, 0]
@@ -311,7 +334,7 @@ def test_experiment_in_the_loop_gives_per_arm_results(tmp_path: Path, baseline_j
         {"name": "champion", "strategy": "baseline", "share": 0.5},
         {"name": "challenger", "strategy": "baseline", "share": 0.5}]}), "utf-8")  # fmt: skip
     j = _cli_json("evaluate", "--experiment", str(path), "--loans", str(LOANS), "--days", str(DAYS),
-                  "--seed", "1", "--json")  # fmt: skip
+                  "--seed", "1", "--no-scorer", "--json")  # fmt: skip
     arms = {a["arm"]: a for a in j["arms"]}
     assert set(arms) == {"champion", "challenger"}
     assert sum(a["accounts"] for a in arms.values()) == j["accounts"]

@@ -54,7 +54,9 @@ def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) 
 
     allow_database_creation()
     migrate.upgrade(get_engine(), revision)
-    typer.echo(f"database at {revision}")
+    from recoup.i18n import _
+
+    typer.echo(_("database at {revision}").format(revision=revision))
 
 
 @db_app.command("heads")
@@ -74,7 +76,10 @@ def _mount(argv: list[str] | None = None) -> None:
     ``--help`` or an unknown name): a command imports only its own domain, so it starts quickly."""
     from recoup import cli_mount
 
-    cli_mount.mount(app, command=_command_in(argv) if argv is not None else None, done=_mounted)
+    command = _command_in(argv) if argv is not None else None
+    if command == "db":  # defined here: `recoup db upgrade` needs no domain (else all would mount)
+        return
+    cli_mount.mount(app, command=command, done=_mounted)
 
 
 def _mount_entries(indices: list[int]) -> None:

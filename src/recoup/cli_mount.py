@@ -30,6 +30,8 @@ GROUPS: tuple[tuple[str, str, str | None, tuple[str, ...]], ...] = (
     # evaluate / compare / train-response on the digital twin join the strategy group from the
     # evaluation package (production never imports it: tests/test_import_contract.py).
     ("recoup.evaluation.cli", "mount", None, ("strategy",)),
+    # `recoup config prices|capacity`: the lender's treatment prices and capacity (versioned).
+    ("recoup.strategy.config_cli", "app", "config", ("config",)),
     ("recoup.cases.promise_cli", "app", "promise", ("promise",)),
     ("recoup.resolutions.cli", "app", "resolution", ("resolution",)),
     ("recoup.cases.allocate_cli", "register", None, ("allocate",)),

@@ -28,6 +28,8 @@ from recoup.agencies.cli_common import (
 )
 from recoup.agencies.placement_cli import report_agencies
 from recoup.db import upgraded_session
+from recoup.i18n import _, ngettext
+from recoup.labels_domain import agency_problem_label, agency_status_label
 
 __all__ = ["app", "mount", "report_agencies"]
 
@@ -53,7 +55,9 @@ def register_cmd(
     if as_json:
         emit({"agency": out})
         return
-    console.print(Text(f"registered agency {code} ({name}): a white-list candidate / 已登记机构 {code}"))
+    console.print(
+        Text(_("registered agency {code} ({name}): a white-list candidate").format(code=code, name=name))
+    )
 
 
 @app.command("list")
@@ -80,28 +84,20 @@ def list_cmd(as_json: bool = JSON_OPT) -> None:
         emit({"agencies": rows})
         return
     if not rows:
-        typer.echo("no agency yet: `recoup agency register CODE --name …` / 暂无委外机构")
+        typer.echo(_("no agency yet: `recoup agency register CODE --name …`"))
         return
-    table = Table(title="Agencies · 委外机构", box=box.SIMPLE_HEAD)
-    for h in (
-        "code\n代码",
-        "name\n名称",
-        "status\n状态",
-        "review due\n评估到期",
-        "PIPL",
-        "placed\n在委",
-        "may place?\n可接案",
-    ):
+    table = Table(title=_("Agencies"), box=box.SIMPLE_HEAD)
+    for h in (_("Code"), _("Name"), _("Status"), _("Review due"), "PIPL", _("Placed"), _("May place?")):
         table.add_column(h)
     for r in rows:
         table.add_row(
             Text(r["code"]),
             Text(r["name"]),
-            r["status"],
+            agency_status_label(r["status"]),
             str(r["review_due"] or "—"),
             "✓" if r["pipl_contract"] else "✗",
             str(r["active"]),
-            "yes · 是" if not r["problems"] else ", ".join(r["problems"]),
+            _("yes") if not r["problems"] else ", ".join(agency_problem_label(p) for p in r["problems"]),
         )
     console.print(table)
 
@@ -121,7 +117,12 @@ def pipl_cmd(
     with upgraded_session() as session:
         a = get_agency(code, session=session)
         do_set_pipl_contract(a, ref=ref, signed_on=on, signed=not withdraw, session=session, actor=ACTOR)
-    typer.echo(f"{code}: PIPL processing contract {'withdrawn' if withdraw else 'recorded'} / 已记录")
+    text = (
+        _("{code}: PIPL processing contract withdrawn")
+        if withdraw
+        else _("{code}: PIPL processing contract recorded")
+    )
+    typer.echo(text.format(code=code))
 
 
 @app.command("contract")
@@ -155,7 +156,11 @@ def contract_cmd(
             actor=ACTOR,
         )
         cid = c.id
-    typer.echo(f"{code}: contract {ref} ({s} – {e}) recorded, id {cid} / 已记录合同")
+    typer.echo(
+        _("{code}: contract {ref} ({start} – {end}) recorded, id {id}").format(
+            code=code, ref=ref, start=s, end=e, id=cid
+        )
+    )
 
 
 @app.command("review")
@@ -173,7 +178,10 @@ def review_cmd(
         a = get_agency(code, session=session)
         do_review(a, outcome=outcome, on=day, note=note, session=session, actor=ACTOR)
         status, due = a.status, a.review_due
-    typer.echo(f"{code}: {status}" + (f", next review due {due}" if due else "") + f" / 状态 {status}")
+    typer.echo(
+        f"{code}: {agency_status_label(status)}"
+        + (_(", next review due {due}").format(due=due) if due else "")
+    )
 
 
 @app.command("status")
@@ -188,7 +196,8 @@ def status_cmd(
     with upgraded_session() as session:
         a = get_agency(code, session=session)
         recalled = do_set_status(a, status, reason=reason, on=today(), session=session, actor=ACTOR)
-    typer.echo(f"{code}: {status}; {len(recalled)} placement(s) recalled / 已召回 {len(recalled)} 件")
+    n = ngettext("{n} placement recalled", "{n} placements recalled", len(recalled)).format(n=len(recalled))
+    typer.echo(f"{code}: {agency_status_label(status)}; {n}")
 
 
 @staff_app.command("add")
@@ -214,7 +223,7 @@ def staff_add(
             session=session,
             actor=ACTOR,
         )
-    typer.echo(f"{username} is on {code}'s staff register / 已登记")
+    typer.echo(_("{username} is on {code}'s staff register").format(username=username, code=code))
 
 
 @staff_app.command("leave")
@@ -230,7 +239,7 @@ def staff_leave(
     with upgraded_session() as session:
         a = get_agency(code, session=session)
         do_end_staff(a, username, left_on=parse_date(on, "--on") or today(), session=session, actor=ACTOR)
-    typer.echo(f"{username} left {code}'s register / 已离岗")
+    typer.echo(_("{username} left {code}'s register").format(username=username, code=code))
 
 
 @staff_app.command("train")
@@ -258,7 +267,7 @@ def staff_train(
             session=session,
             actor=ACTOR,
         )
-    typer.echo(f"{username}: training recorded / 已记录培训")
+    typer.echo(_("{username}: training recorded").format(username=username))
 
 
 @staff_app.command("list")
@@ -272,15 +281,8 @@ def staff_list(code: str = typer.Argument(...), as_json: bool = JSON_OPT) -> Non
     if as_json:
         emit({"staff": rows})
         return
-    table = Table(title=f"{code} staff · 人员名册", box=box.SIMPLE_HEAD)
-    for h in (
-        "user\n用户",
-        "title\n岗位",
-        "certificate\n证书",
-        "joined\n入职",
-        "training\n培训",
-        "valid\n有效",
-    ):
+    table = Table(title=_("{code} staff register").format(code=code), box=box.SIMPLE_HEAD)
+    for h in (_("User"), _("Title"), _("Certificate"), _("Joined"), _("Training"), _("Valid")):
         table.add_column(h)
     for r in rows:
         table.add_row(

@@ -25,7 +25,8 @@ from recoup.agencies.cli_common import (
 )
 from recoup.db import upgraded_session
 from recoup.errors import NotFoundError, UsageError
-from recoup.i18n import _
+from recoup.i18n import _, ngettext
+from recoup.labels_domain import agency_status_label, recall_reason_label
 
 __all__ = ["report_agencies"]
 
@@ -73,10 +74,11 @@ def place_cmd(
         return
     console.print(
         Text(
-            f"batch {out['batch_id']} ({day}, seed {out['seed']}, expires {out['expires_on']}): "
-            f"{out['placed']} placed — {out['active']} active, {out['pending_notice']} awaiting the "
-            f"borrower's notice, {out['cancelled']} cancelled; shares {out['shares']}; "
-            f"{out['tasks_done']} agency_placement task(s) done / 已委外 {out['placed']} 件"
+            _(
+                "batch {batch_id} ({day}, seed {seed}, expires {expires_on}): {placed} placed — {active} "
+                "active, {pending_notice} awaiting the borrower's notice, {cancelled} cancelled; shares "
+                "{shares}; {tasks_done} agency placement task(s) done"
+            ).format(day=day, **out)
         )
     )
 
@@ -110,7 +112,7 @@ def recall_cmd(
     if as_json:
         emit({"recalled": done})
         return
-    typer.echo(f"{len(done)} placement(s) recalled / 已召回 {len(done)} 件")
+    typer.echo(ngettext("{n} placement recalled", "{n} placements recalled", len(done)).format(n=len(done)))
 
 
 @app.command("day")
@@ -127,7 +129,9 @@ def day_cmd(
     if as_json:
         emit({"activated": res.activated, "cancelled": res.cancelled, "recalled": res.recalled})
         return
-    typer.echo(res.summary())
+    rec = ", ".join(f"{n} {recall_reason_label(r)}" for r, n in sorted(res.recalled.items())) or _("none")
+    text = _("placements: {activated} activated, {cancelled} cancelled, recalled: {recalled}")
+    typer.echo(text.format(activated=res.activated, cancelled=res.cancelled, recalled=rec))
 
 
 @app.command("deletion")
@@ -148,7 +152,7 @@ def deletion_cmd(
                 raise NotFoundError(f"no placement {pid} / 委外 {pid} 不存在", details={"placement_id": pid})
             items.append(p)
         do_confirm_deletion(items, by=user_named(by, session), ref=ref, session=session)
-    typer.echo(f"deletion confirmed for {len(placement)} placement(s) / 已确认删除")
+    typer.echo(_("deletion confirmed for {n} placement(s)").format(n=len(placement)))
 
 
 @app.command("shares")
@@ -170,7 +174,10 @@ def shares_cmd(
         emit({"shares": rows})
         return
     for r in rows:
-        typer.echo(f"{r['month']}: agency {r['agency_id']} rank {r['rank']} share {pct(r['share_bp'])}")
+        text = _("{month}: agency {agency} rank {rank} share {share}")
+        typer.echo(
+            text.format(month=r["month"], agency=r["agency_id"], rank=r["rank"], share=pct(r["share_bp"]))
+        )
 
 
 @app.command("statement")
@@ -220,16 +227,11 @@ def statement_cmd(
     if as_json:
         emit({"statement": out})
         return
-    table = Table(title=f"{code} {m} · 佣金结算单 (statement {out['id']})", box=box.SIMPLE_HEAD)
-    for h in (
-        "bucket\n账龄",
-        "placed\n委外",
-        "collected\n回款",
-        "recovery\n回收率",
-        "rate\n比例",
-        "commission\n佣金",
-    ):
-        table.add_column(h, justify="left" if h.startswith("bucket") else "right")
+    title = _("{code} {month} commission statement (statement {id})").format(code=code, month=m, id=out["id"])
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    table.add_column(_("Bucket"))
+    for h in (_("Placed"), _("Collected"), _("Recovery rate"), _("Commission rate"), _("Commission")):
+        table.add_column(h, justify="right")
     for ln in out["lines"]:
         table.add_row(
             ln["bucket"],
@@ -241,9 +243,17 @@ def statement_cmd(
         )
     console.print(table)
     console.print(
-        f"gross 佣金 {yuan(out['gross'])} − complaints 投诉 {yuan(out['complaint_penalty'])} − QA 质检 "
-        f"{yuan(out['qa_penalty'])} = net 净额 {yuan(out['net'])}; payable 应付 {yuan(out['payable'])}; "
-        f"sha256 {out['sha256'][:16]}…"
+        _(
+            "gross {gross} − complaints {complaints} − QA {qa} = net {net}; payable {payable}; "
+            "sha256 {sha256}…"
+        ).format(
+            gross=yuan(out["gross"]),
+            complaints=yuan(out["complaint_penalty"]),
+            qa=yuan(out["qa_penalty"]),
+            net=yuan(out["net"]),
+            payable=yuan(out["payable"]),
+            sha256=out["sha256"][:16],
+        )
     )
 
 
@@ -261,7 +271,9 @@ def confirm_cmd(
             get_statement(statement, session=session), user_named(by, session), side, session=session
         )
         status = s.status
-    typer.echo(f"statement {statement}: confirmed by the {side} ({by}); {status} / 已确认")
+    who = _("the lender") if side == "lender" else _("the agency") if side == "agency" else side
+    text = _("statement {id}: confirmed by {side} ({by}); {status}")
+    typer.echo(text.format(id=statement, side=who, by=by, status=agency_status_label(status)))
 
 
 def report_agencies(

@@ -15,6 +15,8 @@ from recoup.auth import service
 from recoup.console import make_console
 from recoup.db import session_scope
 from recoup.errors import AuthError, RecoupError
+from recoup.i18n import _
+from recoup.labels_domain import role_label
 
 app = typer.Typer(
     help="Users and roles of the operational app. 用户与角色管理。",
@@ -51,9 +53,9 @@ def _read_password(from_stdin: bool) -> str:
             raise AuthError("no password on standard input / 标准输入中没有密码")
         return password
     value: str = typer.prompt(
-        "Password / 密码",
+        _("Password"),
         hide_input=True,
-        confirmation_prompt="Repeat password / 再次输入密码",
+        confirmation_prompt=_("Repeat password"),
     )
     return value
 
@@ -85,8 +87,8 @@ def create(
             locale=locale,
             session=session,
         )
-        names = ", ".join(user.role_names)
-    typer.echo(f"created user {username} ({names}) / 已创建用户 {username}")
+        names = ", ".join(role_label(r) for r in user.role_names)
+    typer.echo(_("created user {username} ({roles})").format(username=username, roles=names))
 
 
 @app.command("list")
@@ -100,18 +102,19 @@ def list_users() -> None:
                 u.username,
                 u.display_name,
                 u.email,
-                ", ".join(u.role_names),
+                ", ".join(role_label(r) for r in u.role_names),
                 u.locale,
-                "yes" if u.is_active else "no",
+                _("yes") if u.is_active else _("no"),
                 u.created_at.strftime("%Y-%m-%d %H:%M"),
             )
             for u in users
         ]
-    table = Table(title="Users / 用户")
-    for header in ("id", "username", "display name", "email", "roles", "locale", "active", "created (UTC)"):
+    table = Table(title=_("Users"))
+    heads = ("ID", _("Username"), _("Display name"), _("Email"), _("Roles"), _("Language"), _("Active"))
+    for header in (*heads, _("Created (UTC)")):
         table.add_column(header)
     for row in rows:
         table.add_row(*row)
     make_console().print(table)
     if not rows:
-        typer.echo("no users yet; create one with `recoup user create` / 暂无用户")
+        typer.echo(_("no users yet; create one with `recoup user create`"))

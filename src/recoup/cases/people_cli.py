@@ -30,6 +30,8 @@ from rich.text import Text
 from recoup.cases import people
 from recoup.console import make_console
 from recoup.db import upgraded_session
+from recoup.i18n import _
+from recoup.labels_domain import team_kind_label, worker_kind_label
 
 __all__ = ["team_app", "worker_app"]
 
@@ -87,10 +89,11 @@ def team_create(
     if as_json:
         _emit_json({"team": {"id": team_id, "name": name, "kind": kind, "lead": lead}})
         return
-    led = f", lead {lead}" if lead else ""
-    console.print(
-        Text(f"created team {name} ({kind}{led}), id {team_id} / 已创建团队 {name}"), highlight=False
+    led = _(", lead {lead}").format(lead=lead) if lead else ""
+    text = _("created team {name} ({kind}{led}), id {id}").format(
+        name=name, kind=team_kind_label(kind), led=led, id=team_id
     )
+    console.print(Text(text), highlight=False)
 
 
 @team_app.command("list")
@@ -111,13 +114,15 @@ def team_list(
         )
         return
     if not rows:
-        typer.echo("no teams yet; create one with `recoup team create` / 暂无团队")
+        typer.echo(_("no teams yet; create one with `recoup team create`"))
         return
-    table = Table(title="Teams / 团队", box=box.SIMPLE_HEAD)
-    for header in ("id", "name\n名称", "kind\n类型", "lead\n组长", "workers\n人数"):
-        table.add_column(header, justify="right" if header in ("id", "workers\n人数") else "left")
+    table = Table(title=_("Teams"), box=box.SIMPLE_HEAD)
+    for header, right in (("ID", True), (_("Name"), False), (_("Kind"), False), (_("Lead"), False)):
+        table.add_column(header, justify="right" if right else "left")
+    table.add_column(_("Workers"), justify="right")
     for r in rows:
-        table.add_row(_cell(r.id), _cell(r.name), _cell(r.kind), _cell(r.lead or "—"), _cell(r.members))
+        kind = team_kind_label(r.kind)
+        table.add_row(_cell(r.id), _cell(r.name), _cell(kind), _cell(r.lead or "—"), _cell(r.members))
     console.print(table)
 
 
@@ -194,12 +199,12 @@ def worker_set(
         _emit_json(result)
         return
     if change.created:
-        message = f"created the worker profile of {username} / 已创建 {username} 的人员档案"
+        message = _("created the worker profile of {username}").format(username=username)
     elif change.changed:
         fields = ", ".join(change.changed)
-        message = f"updated {username}: {fields} / 已更新 {username}：{fields}"
+        message = _("updated {username}: {fields}").format(username=username, fields=fields)
     else:
-        message = f"{username} unchanged / {username} 无变化"
+        message = _("{username} unchanged").format(username=username)
     console.print(Text(message), highlight=False)
 
 
@@ -234,19 +239,19 @@ def worker_list(
         )
         return
     if not rows:
-        typer.echo("no worker profiles yet; add one with `recoup staff set` / 暂无人员档案")
+        typer.echo(_("no worker profiles yet; add one with `recoup staff set`"))
         return
-    table = Table(title="Workers / 催收人员", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title=_("Workers"), box=box.SIMPLE_HEAD, pad_edge=False)
     for header, right, no_wrap in (
-        ("user\n用户", False, False),
-        ("team\n团队", False, False),
-        ("kind\n类型", False, False),
-        ("pools\n分案池", False, False),
-        ("skills\n技能", False, False),
-        ("held/cap\n持案/上限", True, True),
-        ("weight\n权重", True, True),
-        ("min\n工时", True, True),
-        ("active\n接案", False, True),
+        (_("User"), False, False),
+        (_("Team"), False, False),
+        (_("Kind"), False, False),
+        (_("Pools"), False, False),
+        (_("Skills"), False, False),
+        (_("Held/cap"), True, True),
+        (_("Weight"), True, True),
+        (_("Minutes"), True, True),
+        (_("Takes cases"), False, True),
     ):
         table.add_column(header, justify="right" if right else "left", no_wrap=no_wrap, overflow="fold")
     for r in rows:
@@ -256,12 +261,12 @@ def worker_list(
         table.add_row(
             _cell(r.username),
             _cell(r.team or "—"),
-            _cell(r.kind + (f" ({r.agency_code})" if r.agency_code else "")),
+            _cell(worker_kind_label(r.kind) + (f" ({r.agency_code})" if r.agency_code else "")),
             _cell(",".join(r.pools)),
             _cell(skills),
             _cell(f"{r.held}/{r.cap}"),
             _cell(f"{r.weight:g}"),
             _cell(r.daily_minutes),
-            _cell("yes 是" if r.active else "no 否"),
+            _cell(_("yes") if r.active else _("no")),
         )
     console.print(table)

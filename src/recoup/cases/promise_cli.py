@@ -34,6 +34,8 @@ from recoup.cases.promises import (
 from recoup.config import CURRENCY_MINOR_DIGITS
 from recoup.console import make_console
 from recoup.errors import MoneyError
+from recoup.i18n import _
+from recoup.labels_domain import promise_status_label
 from recoup.money import parse_amount, to_decimal_string
 
 __all__ = ["Scenario", "app", "judge_scenario", "load_scenario", "parse_scenario"]
@@ -54,15 +56,6 @@ _DATETIME_RE = re.compile(
     r"(?P<offset>Z|[+-][0-9]{2}:?[0-9]{2})?",
     re.ASCII,
 )
-
-_STATUS_ZH = {
-    Status.PENDING: "待履约",
-    Status.KEPT: "已履约",
-    Status.PARTIALLY_KEPT: "部分履约",
-    Status.BROKEN: "跳票",
-    Status.RESCHEDULED: "已改期",
-    Status.NOT_COUNTED: "不计入",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,16 +325,20 @@ def judge_cmd(
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
         return
-    table = Table(title=f"Promises to pay · 承诺还款 (as of · 截至 {scenario.as_of})", box=box.SIMPLE_HEAD)
-    for col in ("promise\n承诺", "amount\n承诺金额", "due\n到期日", "status\n状态", "kept\n已履约金额"):
-        table.add_column(col, justify="right" if "金额" in col else "left", no_wrap=col.startswith("status"))
+    title = _("Promises to pay (as of {as_of})").format(as_of=scenario.as_of)
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    table.add_column(_("Promise"))
+    table.add_column(_("Promised amount"), justify="right")
+    table.add_column(_("Due"))
+    table.add_column(_("Status"), no_wrap=True)
+    table.add_column(_("Kept amount"), justify="right")
     for p, out in zip(scenario.promises, result["promises"], strict=True):
         status = Status(out["status"])
         table.add_row(
-            p.id + ("" if p.by is By.DEBTOR else " (third party · 第三方)"),
+            p.id + ("" if p.by is By.DEBTOR else " " + _("(third party)")),
             to_decimal_string(p.amount, _DIGITS),
             p.due_date.isoformat(),
-            f"{status.value} {_STATUS_ZH[status]}",
+            promise_status_label(status.value),
             out["kept_amount"],
         )
     console.print(table)

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from recoup.cases.visits import MAX_PHOTOS, VisitInvalidError, VisitStatus
+from recoup.cases.visit_rules import MAX_PHOTOS, VisitInvalidError, VisitStatus
 from recoup.cases.work_models import FieldVisit
 from recoup.config import Settings
 

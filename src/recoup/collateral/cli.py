@@ -23,6 +23,13 @@ import typer
 
 from recoup.db import upgraded_session
 from recoup.errors import parse_day
+from recoup.i18n import _
+from recoup.labels_domain import (
+    collateral_kind_label,
+    collateral_status_label,
+    disposal_method_label,
+    valuation_source_label,
+)
 from recoup.legal.cli import BY, JSON, acting_user, amount, emit, table, yuan
 
 __all__ = ["app"]
@@ -103,16 +110,25 @@ def list_cmd(
         emit({"items": rows, "loans": loans})
         return
     if not rows:
-        typer.echo("no collateral / 暂无押品")
+        typer.echo(_("no collateral"))
         return
     table(
-        "Collateral / 押品",
-        ["id", "loan\n借据", "kind\n类型", "description\n描述", "status\n状态"],
-        [[r["id"], r["loan_id"], r["kind"], r["description"], r["status"]] for r in rows],
+        _("Collateral"),
+        ["ID", _("Loan"), _("Kind"), _("Description"), _("Status")],
+        [
+            [
+                r["id"],
+                r["loan_id"],
+                collateral_kind_label(r["kind"]),
+                r["description"],
+                collateral_status_label(r["status"]),
+            ]
+            for r in rows
+        ],
     )
     table(
-        "By loan / 按借据",
-        ["loan\n借据", "value\n押品价值", "balance\n欠款", "LTV\n抵押率", "shortfall\n缺口"],
+        _("By loan"),
+        [_("Loan"), _("Collateral value"), _("Balance"), "LTV", _("Shortfall")],
         [
             [
                 x["loan_id"],
@@ -158,15 +174,31 @@ def show_cmd(item_id: int = typer.Argument(..., min=1), as_json: bool = JSON) ->
     if as_json:
         emit({"item": out})
         return
+    kind, status = collateral_kind_label(out["kind"]), collateral_status_label(out["status"])
+    text = _("item {id} · loan {loan} · {kind} · {status} · {description}")
     typer.echo(
-        f"item {out['id']} · loan {out['loan_id']} · {out['kind']} · {out['status']} · {out['description']}"
+        text.format(
+            id=out["id"], loan=out["loan_id"], kind=kind, status=status, description=out["description"]
+        )
     )
-    table("Valuations / 估值", ["on", "value", "source"], [list(x.values()) for x in out["valuations"]])
+    table(
+        _("Valuations"),
+        [_("On"), _("Value"), _("Source")],
+        [[x["on"], x["value"], valuation_source_label(x["source"])] for x in out["valuations"]],
+    )
     if out["disposals"]:
         table(
-            "Disposals / 处置",
-            ["id", "method", "status", "net"],
-            [[d["id"], d["method"], d["status"], d["net_recovered"]] for d in out["disposals"]],
+            _("Disposals"),
+            ["ID", _("Method"), _("Status"), _("Net recovered")],
+            [
+                [
+                    d["id"],
+                    disposal_method_label(d["method"]),
+                    collateral_status_label(d["status"]),
+                    d["net_recovered"],
+                ]
+                for d in out["disposals"]
+            ],
         )
 
 
@@ -198,7 +230,7 @@ def add_cmd(
     if as_json:
         emit({"item": out})
         return
-    typer.echo(f"collateral item {out['id']} added to {loan_id} / 已登记押品 {out['id']}")
+    typer.echo(_("collateral item {id} added to {loan}").format(id=out["id"], loan=loan_id))
 
 
 @app.command("sync")
@@ -221,7 +253,7 @@ def sync_cmd(
     if as_json:
         emit({"items": added, "valuations": valued, "as_of": book.manifest_as_of})
         return
-    typer.echo(f"{added} items and {valued} valuations taken / 新增押品 {added} 件、估值 {valued} 条")
+    typer.echo(_("{added} items and {valued} valuations taken").format(added=added, valued=valued))
 
 
 @app.command("value")
@@ -252,7 +284,10 @@ def value_cmd(
     if as_json:
         emit({"valuation": out})
         return
-    typer.echo(f"item {item_id} valued {out['value']} on {out['on']} ({source}) / 已登记估值")
+    text = _("item {id} valued {value} on {on} ({source})")
+    typer.echo(
+        text.format(id=item_id, value=out["value"], on=out["on"], source=valuation_source_label(source))
+    )
 
 
 @app.command("repossess")
@@ -283,7 +318,7 @@ def repossess_cmd(
     if as_json:
         emit({"repossession": out})
         return
-    typer.echo(f"item {item_id} repossessed on {out['on']} / 押品已收回")
+    typer.echo(_("item {id} repossessed on {on}").format(id=item_id, on=out["on"]))
 
 
 def _done(d: Any, as_json: bool, what: str) -> None:
@@ -291,7 +326,10 @@ def _done(d: Any, as_json: bool, what: str) -> None:
     if as_json:
         emit({"disposal": out})
         return
-    typer.echo(f"disposal {out['id']} {what}: {out['status']} / 处置 {out['id']}：{out['status']}")
+    # ``what`` (the action) is what the state says already; the state is shown as words.
+    typer.echo(
+        _("disposal {id}: {status}").format(id=out["id"], status=collateral_status_label(out["status"]))
+    )
 
 
 @dispose_app.command("request")

@@ -26,6 +26,7 @@ from rich.table import Table
 from recoup.console import make_console
 from recoup.db import upgraded_session
 from recoup.errors import AuthError, UsageError
+from recoup.i18n import _, ngettext
 
 complaint_app = typer.Typer(help="Complaints register. 投诉登记。", no_args_is_help=True)
 console = make_console()
@@ -132,13 +133,11 @@ def lift_hold(
         _echo({"hold": out, "lift": {"id": lift.id, "status": status}})
         return
     if status == "requested":
-        console.print(
-            f"hold {hold_id}: lift requested, awaiting another person's approval · 已申请解除，待他人批准"
-        )
+        console.print(_("hold {id}: lift requested, awaiting another person's approval").format(id=hold_id))
     elif status == "approved":
-        console.print(f"hold {hold_id} lifted ({out['rule']}) · 暂停已解除")
+        console.print(_("hold {id} lifted ({rule})").format(id=hold_id, rule=out["rule"]))
     else:
-        console.print(f"hold {hold_id}: lift rejected, the hold stays · 解除申请已驳回")
+        console.print(_("hold {id}: lift rejected, the hold stays").format(id=hold_id))
 
 
 def holds_cmd(
@@ -161,25 +160,38 @@ def holds_cmd(
     if as_json:
         _echo({"holds": rows, "count": len(rows)})
         return
-    table = Table(title="Contact holds · 暂停催收", box=box.SIMPLE_HEAD)
-    for col in ("id", "borrower", "rule", "channels", "from", "until", "origin", "reason", "lift"):
+    from recoup.labels import channel_label
+    from recoup.labels_domain import hold_origin_label
+
+    table = Table(title=_("Contact holds"), box=box.SIMPLE_HEAD)
+    heads = (
+        _("Borrower"),
+        _("Rule"),
+        _("Channels"),
+        _("From"),
+        _("Until"),
+        _("Origin"),
+        _("Reason"),
+        _("Lift"),
+    )
+    for col in ("ID", *heads):
         table.add_column(col)
     for r in rows:
-        origin = r["origin"] + (f" {r['origin_id']}" if r["origin_id"] else "")
+        origin = hold_origin_label(r["origin"]) + (f" {r['origin_id']}" if r["origin_id"] else "")
         pending = r["pending_lift"]
         table.add_row(
             str(r["id"]),
             r["borrower_key"],
             r["rule"],
-            ",".join(r["channels"]) if r["channels"] else "all · 全部",
+            ", ".join(channel_label(c) for c in r["channels"]) if r["channels"] else _("all channels"),
             _local(r["start_at"]),
             _local(r["end_at"]) or "—",
             origin,
             (r["reason"] or "")[:40],
-            f"requested by {pending['requested_by']}" if pending else "",
+            _("requested by {user}").format(user=pending["requested_by"]) if pending else "",
         )
     console.print(table)
-    console.print(f"{len(rows)} hold(s) · 共 {len(rows)} 条")
+    console.print(ngettext("{n} hold", "{n} holds", len(rows)).format(n=len(rows)))
 
 
 def consent_cmd(
@@ -228,8 +240,16 @@ def consent_cmd(
     if as_json:
         _echo({"borrower_key": borrower, "channel": chan.value, "action": action, "consent_ids": ids})
         return
-    zh = "已记录同意" if grant else "已撤回同意"
-    console.print(f"{borrower}: {chan.value} consent {action} · {zh} ({', '.join(map(str, ids))})")
+    from recoup.labels import channel_label
+
+    text = (
+        _("{borrower}: {channel} consent granted ({ids})")
+        if grant
+        else _("{borrower}: {channel} consent withdrawn ({ids})")
+    )
+    console.print(
+        text.format(borrower=borrower, channel=channel_label(chan.value), ids=", ".join(map(str, ids)))
+    )
 
 
 def consents_cmd(
@@ -257,15 +277,17 @@ def consents_cmd(
     if as_json:
         _echo({"consents": rows, "count": len(rows)})
         return
-    table = Table(title="Consents · 渠道同意", box=box.SIMPLE_HEAD)
-    for col in ("id", "borrower", "channel", "where", "granted", "withdrawn", "how"):
+    from recoup.labels import channel_label
+
+    table = Table(title=_("Consents"), box=box.SIMPLE_HEAD)
+    for col in ("ID", _("Borrower"), _("Channel"), _("Where"), _("Granted"), _("Withdrawn"), _("How")):
         table.add_column(col)
     for r in rows:
         table.add_row(
             str(r["id"]),
             r["borrower_key"],
-            r["channel"],
-            "all · 全部" if r["all_destinations"] else "one · 单个",
+            channel_label(r["channel"]),
+            _("every address") if r["all_destinations"] else _("one address"),
             _local(r["granted_at"]),
             _local(r["revoked_at"]) or "—",
             r["how"],
@@ -280,9 +302,14 @@ def complaint_list_cmd(
 ) -> None:
     """The complaints register with deadlines; overdue ones marked. 投诉登记及处理期限。"""
     from recoup.complaints import kernel, register
-    from recoup.complaints.vocab import LABELS
     from recoup.config import get_settings
     from recoup.db import utcnow
+    from recoup.labels_domain import (
+        complaint_category_label,
+        complaint_kind_label,
+        complaint_source_label,
+        complaint_status_label,
+    )
 
     if status not in register.STATUS_FILTERS:
         raise UsageError(
@@ -313,26 +340,37 @@ def complaint_list_cmd(
     if as_json:
         _echo({"complaints": rows, "count": len(rows), "today": today.isoformat()})
         return
-    table = Table(title=f"Complaints · 投诉 ({status})", box=box.SIMPLE_HEAD)
-    for col in ("id", "kind", "source", "category", "borrower", "received", "deadline", "left", "status"):
+    table = Table(
+        title=_("Complaints ({status})").format(status=complaint_status_label(status)), box=box.SIMPLE_HEAD
+    )
+    heads = (
+        _("Kind"),
+        _("Source"),
+        _("Category"),
+        _("Borrower"),
+        _("Received"),
+        _("Deadline"),
+        _("Days left"),
+    )
+    for col in ("ID", *heads, _("Status")):
         table.add_column(col)
     for r in rows:
         left = "" if r["days_left"] is None else str(r["days_left"])
         style = "bold red" if r["overdue"] else None
         table.add_row(
             str(r["id"]),
-            LABELS[r["kind"]][0],
-            LABELS[r["source"]][0],
-            LABELS[r["category"]][0],
+            complaint_kind_label(r["kind"]),
+            complaint_source_label(r["source"]),
+            complaint_category_label(r["category"]),
             r["borrower_key"],
             r["received_on"],
             r["deadline"] + (" *" if r["extended"] else ""),
-            left + (" overdue · 逾期" if r["overdue"] else ""),
-            LABELS[r["status"]][0],
+            left + (" " + _("overdue") if r["overdue"] else ""),
+            complaint_status_label(r["status"]),
             style=style,
         )
     console.print(table)
-    console.print("* extended to 30 days · 已延期至 30 日")
+    console.print(_("* extended to 30 days"))
 
 
 def mount(root: typer.Typer) -> None:

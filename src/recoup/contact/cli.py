@@ -12,6 +12,26 @@ from rich.table import Table
 
 from recoup.console import make_console
 from recoup.db import upgraded_session
+from recoup.i18n import N_, _
+
+#: A QA review's reason and state (``qa_review.reason`` / ``status`` / ``appeal_decision``).
+_QA = {
+    "red_line": N_("red line"),
+    "sample": N_("random sample"),
+    "queued": N_("queued"),
+    "appealed": N_("appealed"),
+    "passed": N_("passed"),
+    "failed": N_("failed"),
+    "closed": N_("closed"),
+    "upheld": N_("upheld"),
+    "overturned": N_("overturned"),
+}
+
+
+def _qa(code: object) -> str:
+    text = _QA.get(str(code))
+    return _(text) if text is not None else str(code)
+
 
 app = typer.Typer(help="Contact log, holds and consents. 联系记录、暂停与同意。", no_args_is_help=True)
 qa_app = typer.Typer(help="Quality inspection of calls (录音质检).", no_args_is_help=True)
@@ -40,11 +60,10 @@ def import_attempts_cmd(
     from recoup.config import get_settings
     from recoup.contact.attempt_import import do_import_attempts
 
-    with console.status(f"importing {file.name} …"), upgraded_session() as session:
+    with console.status(_("importing {file} …").format(file=file.name)), upgraded_session() as session:
         rep = do_import_attempts(file, session=session, agency=agency, timezone=get_settings().timezone)
-    console.print(
-        f"{rep.file}: {rep.rows} rows, {rep.added} added, {rep.already_there} already there · 已导入"
-    )
+    text = _("{file}: {rows} rows, {added} added, {already} already there")
+    console.print(text.format(file=rep.file, rows=rep.rows, added=rep.added, already=rep.already_there))
 
 
 @app.command("hold")
@@ -123,7 +142,7 @@ def hold_cmd(
     if as_json:
         typer.echo(json.dumps({"hold_id": hold_id, "borrower_key": borrower, "kind": hk.value}))
         return
-    console.print(f"hold {hold_id} recorded · 已记录暂停 {hold_id}")
+    console.print(_("hold {id} recorded").format(id=hold_id))
 
 
 @qa_app.command("import")
@@ -141,12 +160,14 @@ def qa_import_cmd(
     from recoup.contact.qa import QaConfig, do_import_transcripts
 
     config = QaConfig(institution_names=tuple(institution), preset=preset, sample_rate=sample)
-    with console.status(f"inspecting {file.name} …"), upgraded_session() as session:
+    with console.status(_("inspecting {file} …").format(file=file.name)), upgraded_session() as session:
         rep = do_import_transcripts(file, session=session, config=config)
-    console.print(
-        f"{rep.transcripts} transcripts · {rep.findings} findings ({rep.red_lines} red lines) · "
-        f"{rep.sampled} sampled for review · {rep.unknown_calls} unknown calls"
+    text = _(
+        "{transcripts} transcripts · {findings} findings ({red_lines} red lines) · "
+        "{sampled} sampled for review · {unknown} unknown calls"
     )
+    counts = {"transcripts": rep.transcripts, "findings": rep.findings, "red_lines": rep.red_lines}
+    console.print(text.format(**counts, sampled=rep.sampled, unknown=rep.unknown_calls))
 
 
 @qa_app.command("sweep")
@@ -159,7 +180,7 @@ def qa_sweep_cmd(
 
     with upgraded_session() as session:
         n = do_sweep_recordings(session=session, start=_when(start, "--from"), end=_when(end, "--to"))
-    console.print(f"{n} connected call(s) without a recording · 无录音通话")
+    console.print(_("{n} connected call(s) without a recording").format(n=n))
 
 
 @qa_app.command("queue")
@@ -169,8 +190,8 @@ def qa_queue_cmd(limit: int = typer.Option(50, "-n", help="How many to show.")) 
 
     from recoup.contact.models import ContactAttempt, QaReview
 
-    table = Table(title="QA reviews · 质检复核", box=box.SIMPLE_HEAD)
-    for col in ("id", "call", "collector", "agency", "reason", "status"):
+    table = Table(title=_("QA reviews"), box=box.SIMPLE_HEAD)
+    for col in ("ID", _("Call"), _("Collector"), _("Agency"), _("Reason"), _("Status")):
         table.add_column(col)
     with upgraded_session() as session:
         rows = session.execute(
@@ -181,7 +202,7 @@ def qa_queue_cmd(limit: int = typer.Option(50, "-n", help="How many to show.")) 
             .limit(limit)
         ).all()
         for r, a in rows:
-            table.add_row(str(r.id), a.external_id, a.made_by, a.agency or "", r.reason, r.status)
+            table.add_row(str(r.id), a.external_id, a.made_by, a.agency or "", _qa(r.reason), _qa(r.status))
     console.print(table)
 
 
@@ -198,7 +219,7 @@ def qa_review_cmd(
     with upgraded_session() as session:
         row = do_review(review_id, session=session, reviewer=reviewer, passed=passed, note=note)
         status = row.status
-    console.print(f"review {review_id}: {status}")
+    console.print(_("review {id}: {status}").format(id=review_id, status=_qa(status)))
 
 
 @qa_app.command("appeal")
@@ -212,7 +233,7 @@ def qa_appeal_cmd(
 
     with upgraded_session() as session:
         do_appeal(review_id, session=session, collector=collector, note=note)
-    console.print(f"review {review_id}: appealed · 已申诉")
+    console.print(_("review {id}: {status}").format(id=review_id, status=_qa("appealed")))
 
 
 @qa_app.command("decide-appeal")
@@ -228,7 +249,7 @@ def qa_decide_cmd(
     with upgraded_session() as session:
         row = do_decide_appeal(review_id, session=session, reviewer=reviewer, upheld=upheld, note=note)
         decision = row.appeal_decision
-    console.print(f"review {review_id}: appeal {decision}")
+    console.print(_("review {id}: appeal {decision}").format(id=review_id, decision=_qa(decision)))
 
 
 @qa_app.command("agencies")
@@ -236,8 +257,8 @@ def qa_agencies_cmd() -> None:
     """Findings per agency (red lines count against the agency). 机构质检得分。"""
     from recoup.contact.qa import agency_scores
 
-    table = Table(title="QA by agency · 委外机构质检", box=box.SIMPLE_HEAD)
-    for col in ("agency", "red lines", "findings"):
+    table = Table(title=_("QA by agency"), box=box.SIMPLE_HEAD)
+    for col in (_("Agency"), _("Red lines"), _("Findings")):
         table.add_column(col)
     with upgraded_session() as session:
         for agency, red, n in agency_scores(session=session):

@@ -12,6 +12,7 @@ from rich.table import Table
 from recoup.console import make_console
 from recoup.contact.linter.cli import add_lint
 from recoup.db import upgraded_session
+from recoup.i18n import _
 
 app = typer.Typer(help="Message templates: lint, versions, activation · 话术模板。", no_args_is_help=True)
 add_lint(app)
@@ -50,7 +51,8 @@ def save_cmd(
             MessageTemplate(name, channel, locale, body, subject), session=session, actor=by, comment=comment
         )
         label = saved.label
-    console.print(f"saved {label} · 已保存 (activate with: recoup template activate {key} {saved.version})")
+    text = _("saved {label} (activate with: recoup template activate {key} {version})")
+    console.print(text.format(label=label, key=key, version=saved.version))
 
 
 @app.command("activate")
@@ -83,7 +85,7 @@ def activate_cmd(
         console.print(f"[red]{exc.message}[/red]")
         _problems(exc)
         raise typer.Exit(exc.exit_code) from None  # 65: the template was rejected (docs/errors.md)
-    console.print(f"active: {label} · 已启用")
+    console.print(_("active: {label}").format(label=label))
 
 
 @app.command("list")
@@ -94,8 +96,8 @@ def list_cmd() -> None:
     from recoup.configs.models import ConfigVersion
     from recoup.contact.templates import KIND, active_template
 
-    table = Table(title="Message templates · 话术模板", box=box.SIMPLE_HEAD)
-    for col in ("template", "versions", "active"):
+    table = Table(title=_("Message templates"), box=box.SIMPLE_HEAD)
+    for col in (_("Template"), _("Versions"), _("Active version")):
         table.add_column(col)
     with upgraded_session() as session:
         rows = session.scalars(
@@ -127,7 +129,7 @@ def render_cmd(
     )
     from recoup.errors import NotFoundError
 
-    key_part, _, ver = key.partition("@")
+    key_part, _sep, ver = key.partition("@")
     if ver and not ver.isdigit():
         raise NotFoundError(f"{key}: the version after @ must be a number · 版本号须为数字")
     with upgraded_session() as session:
@@ -169,4 +171,4 @@ def install_cmd(
         done = do_install_defaults(session=session, actor=by, preset=preset)
         labels = [t.label for t in done]
     for label in labels:
-        console.print(f"active: {label}")
+        console.print(_("active: {label}").format(label=label))

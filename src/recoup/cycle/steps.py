@@ -36,7 +36,7 @@ from recoup.funding.service import do_sync_creditors
 from recoup.lake import Book, Lake
 from recoup.lake.store import Outputs
 from recoup.legal.limitation import do_refresh_limitations
-from recoup.legal.sales import without_sold
+from recoup.legal.sale_sold import without_sold
 from recoup.resolutions.judge import do_judge_resolutions
 from recoup.scoring.features import FEATURES, features
 from recoup.scoring.service import score_accounts

@@ -23,6 +23,7 @@ __all__ = [
     "compare_specs",
     "default_model_path",
     "ensure_model",
+    "lender_config",
     "mount",
     "register",
     "resolve_experiment",
@@ -110,6 +111,16 @@ def ensure_model(path: Path | None, *, quiet: bool = False) -> Path:
     return target
 
 
+def _shared_scorer(
+    loans: int, days: int, seeds: list[int], prices: Any, staffing: Any, *, quiet: bool
+) -> Any:
+    """The self-cure scorer every strategy of the run gets (``evaluation.scorer.shared_scorer``)."""
+    from recoup.evaluation.scorer import shared_scorer
+
+    say = None if quiet else _err.print
+    return shared_scorer(loans, days, seeds=seeds, prices=prices, staffing=staffing, say=say, warn=_err.print)
+
+
 def _optimised_config(model: Path, cost_weight: float, daily_budget: int | None, **kw: Any) -> Any:
     from recoup.evaluation.optimised import optimised_config
 
@@ -179,12 +190,33 @@ def resolve_experiment(path: Path) -> tuple[Any, dict[str, Any]]:
     return exp, arms
 
 
+def lender_config() -> tuple[Any, Any]:
+    """The lender's saved ``prices`` and ``capacity`` (``recoup config …``) from the configured database,
+    the same versions the cycle reads; the defaults (version 0) when the database has no configuration
+    table yet. The database is only read, never migrated."""
+    from sqlalchemy import inspect
+
+    from recoup.db import get_engine, session_scope
+    from recoup.strategy.economics import CapacityConfig, default_prices, load_capacity, load_prices
+
+    engine = get_engine()
+    if not inspect(engine).has_table("config_version"):
+        return default_prices(), CapacityConfig()
+    with session_scope(engine) as session:
+        return load_prices(session=session), load_capacity(session=session)
+
+
 def _capacity(
-    loans: int, file: Path | None, agent_minutes: int | None, field_visits: int | None, budget: int | None
+    loans: int,
+    file: Path | None,
+    agent_minutes: int | None,
+    field_visits: int | None,
+    budget: int | None,
+    staffing: Any = None,
 ) -> Any:
     from recoup.strategy.capacity import Capacity, CapacityError
 
-    cap = Capacity.for_book(loans)
+    cap = Capacity.for_book(loans) if staffing is None else staffing.capacity(loans)
     if file is not None:
         try:
             data = json.loads(file.read_text("utf-8"))
@@ -233,6 +265,10 @@ def _print_result(r: Any) -> None:
             "policy verdicts · 合规判定",
             f"{j['policy']['allowed']:,} allowed 允许, {j['policy']['blocked']:,} blocked 拦截, "
             f"{j['policy']['deferred']:,} deferred 延后",
+        ),
+        (
+            "prices, capacity · 价格、产能配置",
+            ", ".join(f"{k} v{v}" for k, v in j["config_versions"].items()) + " (v0 = defaults 默认)",
         ),
         ("seconds · 用时（秒）", f"{j['seconds']:.1f}"),
     ]
@@ -345,6 +381,9 @@ def register(app: typer.Typer) -> None:
         daily_budget: int | None = typer.Option(
             None, "--daily-budget", min=0, help="optimised: total treatment spend a day, in fen."
         ),
+        no_scorer: bool = typer.Option(
+            False, "--no-scorer", help="Run unscored (score null), as before the shared self-cure scorer."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Run a strategy in the loop with the frozen digital twin: recovered, cost, net, contacts,
@@ -354,7 +393,8 @@ def register(app: typer.Typer) -> None:
         from recoup.evaluation.evaluate import EvalConfig, evaluate
 
         label, strat, execution = resolve_strategy(strategy)
-        cap = _capacity(loans, capacity, agent_minutes, field_visits, message_budget)
+        prices, staffing = lender_config()
+        cap = _capacity(loans, capacity, agent_minutes, field_visits, message_budget, staffing)
         cfg = EvalConfig(
             strategy=strat,
             loans=loans,
@@ -366,6 +406,8 @@ def register(app: typer.Typer) -> None:
             execution=execution,
             label=label,
             keep_db=keep_db,
+            prices=prices,
+            staffing=staffing,
         )
         if label == "optimised":
             path = ensure_model(model, quiet=as_json)
@@ -380,12 +422,16 @@ def register(app: typer.Typer) -> None:
                 perturb=perturb,
                 capacity=cap,
                 keep_db=keep_db,
+                prices=prices,
+                staffing=staffing,
             )
         if experiment is not None:
             exp, arms = resolve_experiment(experiment)
             cfg = replace(
                 cfg, strategy=arms[exp.champion.name], experiment=exp, arms=arms, label=experiment.name
             )
+        if not no_scorer:
+            cfg = replace(cfg, scorer=_shared_scorer(loans, days, [seed], prices, staffing, quiet=as_json))
         if as_json:
             result = evaluate(cfg)
             typer.echo(json.dumps(result.to_json(), ensure_ascii=False))
@@ -415,6 +461,9 @@ def register(app: typer.Typer) -> None:
         daily_budget: int | None = typer.Option(
             None, "--daily-budget", min=0, help="optimised: total treatment spend a day, in fen."
         ),
+        no_scorer: bool = typer.Option(
+            False, "--no-scorer", help="Run unscored (score null), as before the shared self-cure scorer."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     ) -> None:
         """Run A and B on seeds 1..K (the same twin per seed) and report B − A in net, recovered and cost
@@ -422,11 +471,17 @@ def register(app: typer.Typer) -> None:
         from recoup.evaluation.compare import compare
 
         sa, sb = resolve_strategy(a), resolve_strategy(b)
-        cap = _capacity(loans, capacity, None, None, None)
+        prices, staffing = lender_config()
+        cap = _capacity(loans, capacity, None, None, None, staffing)
 
         def note(what: str) -> None:
             if not as_json:
                 _err.print(f"done · 完成: {what}")
+
+        seed_list = list(range(1, seeds + 1))
+        scorer = (
+            None if no_scorer else _shared_scorer(loans, days, seed_list, prices, staffing, quiet=as_json)
+        )
 
         if "optimised" in (sa[0], sb[0]):
             cmp = compare_specs(
@@ -443,6 +498,9 @@ def register(app: typer.Typer) -> None:
                 perturb=perturb,
                 start=_date(start),
                 capacity=cap,
+                prices=prices,
+                staffing=staffing,
+                scorer=scorer,
             )
         else:
             cmp = compare(
@@ -456,6 +514,9 @@ def register(app: typer.Typer) -> None:
                 capacity=cap,
                 jobs=jobs,
                 progress=note,
+                prices=prices,
+                staffing=staffing,
+                scorer=scorer,
             )
         out = cmp.to_json()
         if as_json:

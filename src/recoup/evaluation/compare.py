@@ -14,6 +14,7 @@ import numpy as np
 from recoup.evaluation.evaluate import EvalConfig, EvalResult, Execution, evaluate
 from recoup.strategy.capacity import Capacity
 from recoup.strategy.definition import Strategy, load_strategy
+from recoup.strategy.economics import CapacityConfig, Prices
 
 __all__ = ["Comparison", "Difference", "compare", "paired_difference", "t975"]
 
@@ -103,6 +104,8 @@ class Comparison:
                 for m in ("net", "recovered", "cost", "contacts", "complaints", "violations")
             },
             "verdict": self.verdict(),
+            "scorer": first.scorer,
+            "scores": {"a": [r.scores for r in self.a], "b": [r.scores for r in self.b]},
             "per_seed": [
                 {
                     "seed": ra.seed,
@@ -142,8 +145,12 @@ def compare(
     capacity: Capacity | None = None,
     jobs: int = 1,
     progress: Callable[[str], None] | None = None,
+    prices: Prices | None = None,
+    staffing: CapacityConfig | None = None,
+    scorer: Any = None,
 ) -> Comparison:
-    """Evaluate A and B on each seed (the same twin per seed) and pair the results."""
+    """Evaluate A and B on each seed (the same twin per seed) and pair the results; ``prices`` and
+    ``staffing``: the lender's configuration (defaults when None); ``scorer``: the one both get."""
     runs: list[tuple[str, dict[str, Any], int | None, dict[str, Any]]] = []
     for label, strategy, execution in (a, b):
         for seed in seeds:
@@ -155,6 +162,9 @@ def compare(
                 "start": start,
                 "capacity": capacity,
                 "execution": execution,
+                "prices": prices,
+                "staffing": staffing,
+                "scorer": scorer,
             }
             runs.append((label, strategy.doc.model_dump(mode="json"), strategy.version, kw))
     if jobs > 1:

@@ -4,7 +4,8 @@ Each simulated day D → D + 1 (docs/strategy.md, "Evaluation on the digital twi
 
 1. **Decision frame** from the lender's view of the book at the end of D (``World.accounts``): dpd,
    overdue, outstanding; bucket and segment from the cycle's own decision tables (``BUCKETS``,
-   ``SEGMENTS``) through :func:`recoup.rules.evaluate`; score null unless a scorer is given.
+   ``SEGMENTS``) through :func:`recoup.rules.evaluate`; score null unless a scorer is given (the CLI
+   gives every strategy the same self-cure scorer, bound to each run's twin: :mod:`.scorer`).
 2. **Decisions** with :func:`recoup.strategy.kernel.decide` — the cycle step's code.
 3. **Tasks**: every decision that contacts someone or starts a legal step or a placement, at a lawful
    local hour from a deterministic spread, drawing on a resource of the day's :class:`Capacity`; legal
@@ -30,8 +31,9 @@ import datetime as dt
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import polars as pl
 
@@ -41,12 +43,14 @@ from recoup.contact.vocab import TREATMENT_CHANNEL, Party, Treatment
 from recoup.evaluation.gate import Attempt, Destinations, Gate, Recorder
 from recoup.evaluation.perturb import RESPONSE_SCALARS, EvaluateError, perturb_params
 from recoup.evaluation.result import EvalResult, Tally
+from recoup.evaluation.scorer import ScoreCounts, score_rules
 from recoup.evaluation.tasks import DEFAULT_HOURS, Decider, Execution, Scorer, Tasks
 from recoup.simulate import DEFAULT_PARAMS, DayEvents, SimParams, World, params_hash
 from recoup.strategy.capacity import Capacity
 from recoup.strategy.day_record import DayRecord
 from recoup.strategy.defaults import DEFAULT_STRATEGY
 from recoup.strategy.definition import Strategy, load_strategy
+from recoup.strategy.economics import CapacityConfig, Prices, default_prices
 from recoup.strategy.experiments import Experiment
 from recoup.strategy.kernel import Plan, decide
 
@@ -58,10 +62,20 @@ __all__ = [
     "EvalResult",
     "EvaluateError",
     "Execution",
+    "WorldScorer",
     "baseline_strategy",
     "evaluate",
     "perturb_params",
+    "priced",
 ]
+
+
+@runtime_checkable
+class WorldScorer(Protocol):
+    """A scorer bound to each run's twin (features from that twin's book): the evaluation's self-cure
+    scorer (:class:`recoup.evaluation.scorer.TwinScorer`)."""
+
+    def bind(self, world: World) -> Scorer: ...
 
 
 @dataclass(frozen=True)
@@ -74,13 +88,17 @@ class EvalConfig:
     seed: int
     start: dt.date = dt.date(2026, 1, 1)
     perturb: float = 0.0
-    capacity: Capacity | None = None  # None: Capacity.for_book(loans)
+    capacity: Capacity | None = None  # None: the staffing's capacity for the book (below)
+    #: The lender's configuration (``recoup.strategy.economics``), the same objects the cycle loads:
+    #: the twin charges these prices and commissions and works within this staffing. None: defaults.
+    prices: Prices | None = None
+    staffing: CapacityConfig | None = None
     execution: Execution = field(default_factory=Execution)
     preset: str = "cn"
     label: str = "baseline"
     keep_db: Path | None = None  # keep the attempt log here (default: a temp dir, removed)
     decider: Decider | None = None
-    scorer: Scorer | None = None
+    scorer: Scorer | WorldScorer | None = None
     # A champion/challenger experiment: arms by stable hash, each arm decided by its own strategy.
     experiment: Experiment | None = None
     arms: Mapping[str, Strategy] = field(default_factory=dict)
@@ -88,7 +106,40 @@ class EvalConfig:
     progress: Callable[[int, int], None] | None = None
 
     def effective_capacity(self) -> Capacity:
-        return self.capacity if self.capacity is not None else Capacity.for_book(self.loans)
+        if self.capacity is not None:
+            return self.capacity
+        return self.effective_staffing().capacity(self.loans)
+
+    def effective_prices(self) -> Prices:
+        return self.prices if self.prices is not None else default_prices()
+
+    def effective_staffing(self) -> CapacityConfig:
+        return self.staffing if self.staffing is not None else CapacityConfig()
+
+
+def priced(params: SimParams, prices: Prices) -> SimParams:
+    """The twin's parameters charging the lender's ``prices`` per treatment (complaint rates and the
+    twin's own commission kept: :func:`_with_commission` recharges that by bucket)."""
+    costs = {
+        name: replace(tc, cost=int(prices.treatments.get(name, tc.cost)))
+        for name, tc in params.treatments.items()
+    }
+    return params if costs == params.treatments else replace(params, treatments=costs)
+
+
+def _with_commission(events: DayEvents, frame: pl.DataFrame, prices: Prices, twin_bp: int) -> DayEvents:
+    """The day's payments with the agency's commission at the lender's rate for the loan's bucket (the
+    decision frame's; ``C`` for a loan no longer in collections) instead of the twin's one rate."""
+    rates = prices.agency_commission_bp
+    if all(bp == twin_bp for bp in rates.values()) or events.payments.height == 0:
+        return events
+    pay = events.payments.join(frame.select("loan_id", "bucket"), on="loan_id", how="left")
+    rate = pl.col("bucket").fill_null("C").replace_strict(dict(rates), default=twin_bp, return_dtype=pl.Int64)
+    agency = pl.col("channel") == "agency"  # the twin's commission is charged on these only
+    payments = pay.with_columns(
+        commission=pl.when(agency).then(pl.col("amount") * rate // 10_000).otherwise(pl.col("commission"))
+    ).select(events.payments.columns)
+    return replace(events, payments=payments)
 
 
 def baseline_strategy() -> Strategy:
@@ -110,16 +161,26 @@ class _Loop:
         self.timings["world"] += time.perf_counter() - t0
         self.plan = Plan(champion=cfg.strategy, experiment=cfg.experiment, arms=dict(cfg.arms))
         self.capacity = cfg.effective_capacity()
+        self.prices = cfg.effective_prices()
+        self.staffing = cfg.effective_staffing()
+        self.twin_bp = params.treatments["agency_placement"].commission_bp
+        duty = self.staffing.windows()  # the hours on duty replace the execution's windows
+        execution = cfg.execution
+        if duty:
+            hours = {**execution.hours, **{t: (min(h), max(h)) for t, h in duty.items()}}
+            execution = replace(execution, hours=hours)
         self.policy = Policy(load_builtin(cfg.preset))
         self.dest = Destinations()
         self.gate = Gate(self.policy, self.dest)
         self.recorder = Recorder(db_path, self.dest, self.policy.preset.label)
+        scorer = cfg.scorer.bind(self.world) if isinstance(cfg.scorer, WorldScorer) else cfg.scorer
+        self.scores = ScoreCounts(score_rules([cfg.strategy, *cfg.arms.values()]))
         self.tasks = Tasks(
             self.world,
             loans=cfg.loans,
             capacity=self.capacity,
-            execution=cfg.execution,
-            scorer=cfg.scorer,
+            execution=execution,
+            scorer=scorer,
             send_hour=cfg.strategy.doc.send_hour,
             agency_days=params.agency_days,
         )
@@ -139,6 +200,7 @@ class _Loop:
         )
         work, carried = self.tasks.tasks(frame, dec, as_of)
         self.tally.note_arms(dec)
+        self.scores.note(frame, dec)
         self.timings["decide"] += time.perf_counter() - t0
 
         cols = work.select(
@@ -175,7 +237,7 @@ class _Loop:
         self.tasks.worked(contact_day, queue, made)
 
         t2 = time.perf_counter()
-        events = w.step(self.gate.actions(made))
+        events = _with_commission(w.step(self.gate.actions(made)), frame, self.prices, self.twin_bp)
         self.timings["step"] += time.perf_counter() - t2
 
         t3 = time.perf_counter()
@@ -239,6 +301,10 @@ class _Loop:
         r.preset = self.policy.preset.label
         r.rules_hit = self.gate.rules
         r.capacity = self.capacity.to_json()
+        r.config_versions = {"prices": self.prices.version, "capacity": self.staffing.version}
+        r.scores = self.scores.to_json()
+        to_json = getattr(cfg.scorer, "to_json", None)
+        r.scorer = to_json() if callable(to_json) else None
         r.capacity_used = dict(sorted(self.tasks.used.items()))
         r.over_capacity = dict(sorted(self.tasks.over.items()))
         self.timings["policy_judge"] = self.gate.seconds
@@ -252,7 +318,7 @@ def evaluate(cfg: EvalConfig) -> EvalResult:
     if cfg.loans < 1 or cfg.days < 1:
         raise EvaluateError("--loans and --days must be at least 1 · 贷款数与天数须至少为 1")
     t0 = time.perf_counter()
-    params = perturb_params(DEFAULT_PARAMS, cfg.perturb, cfg.seed)
+    params = priced(perturb_params(DEFAULT_PARAMS, cfg.perturb, cfg.seed), cfg.effective_prices())
     if cfg.keep_db is not None:
         path = cfg.keep_db
         if path.exists():

@@ -73,6 +73,11 @@ class EvalResult:
     capacity: dict[str, Any] = field(default_factory=dict)
     capacity_used: dict[str, int] = field(default_factory=dict)
     over_capacity: dict[str, int] = field(default_factory=dict)
+    #: The lender's configuration versions the run used (``prices``, ``capacity``; 0 = the defaults).
+    config_versions: dict[str, int] = field(default_factory=dict)
+    #: The self-cure scorer every strategy got (None: unscored, ``--no-scorer``) and what it scored.
+    scorer: dict[str, Any] | None = None
+    scores: dict[str, Any] = field(default_factory=dict)
     daily: dict[str, list[int]] = field(default_factory=lambda: {"recovered": [], "cost": [], "contacts": []})
     timings: dict[str, float] = field(default_factory=dict)
     params_hash: str = ""
@@ -130,6 +135,9 @@ class EvalResult:
             "capacity": self.capacity,
             "capacity_used": self.capacity_used,
             "over_capacity": self.over_capacity,
+            "config_versions": self.config_versions,
+            "scorer": self.scorer,
+            "scores": self.scores,
             "daily": self.daily,
             "params_hash": self.params_hash,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},

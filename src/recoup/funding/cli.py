@@ -24,6 +24,8 @@ import typer
 from recoup.db import upgraded_session
 from recoup.errors import MoneyError, parse_day
 from recoup.funding.service import FundingInputError
+from recoup.i18n import _, cli_locale
+from recoup.labels_domain import creditor_source_label, funder_kind_label
 from recoup.legal.cli import BY, JSON, acting_user, amount, emit, table, today, yuan
 from recoup.money import parse_rate_bp
 
@@ -102,7 +104,8 @@ def partner_add(
     if as_json:
         emit({"partner": out})
         return
-    typer.echo(f"funding partner {out['code']} ({out['name']}, {out['kind']}) saved / 资金方已保存")
+    text = _("funding partner {code} ({name}, {kind}) saved")
+    typer.echo(text.format(code=out["code"], name=out["name"], kind=funder_kind_label(out["kind"])))
 
 
 @partner_app.command("list")
@@ -116,25 +119,17 @@ def partner_list(as_json: bool = JSON) -> None:
         emit({"partners": rows})
         return
     if not rows:
-        typer.echo("no funding partner registered: `recoup funding partner add` / 暂无资金方")
+        typer.echo(_("no funding partner registered: `recoup funding partner add`"))
         return
     table(
-        "Funding partners / 资金方",
-        [
-            "code\n代码",
-            "name\n名称",
-            "kind\n类型",
-            "waivers\n减免",
-            "limit\n上限",
-            "max %\n比例",
-            "share\n分成",
-        ],
+        _("Funding partners"),
+        [_("Code"), _("Name"), _("Kind"), _("Waivers"), _("Waiver limit"), _("Max %"), _("Share")],
         [
             [
                 r["code"],
                 r["name"],
-                r["kind"],
-                "yes" if r["permits_waivers"] else "no",
+                funder_kind_label(r["kind"]),
+                _("yes") if r["permits_waivers"] else _("no"),
                 r["waiver_limit"] or "—",
                 "—" if r["waiver_max_pct"] is None else f"{r['waiver_max_pct']:g}%",
                 f"{r['recovery_share_pct']:g}%",
@@ -179,11 +174,8 @@ def payout_cmd(
     if as_json:
         emit({"payout": out})
         return
-    typer.echo(
-        f"payout {out['id']}: {out['guarantor']} paid {out['amount']} on {out['paid_on']}; creditor of "
-        f"{loan_id} was {out['previous_creditor']}"
-        f" / 已登记代偿，债权人自 {out['paid_on']} 起为 {out['guarantor']}"
-    )
+    text = _("payout {id}: {guarantor} paid {amount} on {paid_on}; creditor of {loan} was {previous}")
+    typer.echo(text.format(loan=loan_id, previous=out["previous_creditor"], **out))
 
 
 @app.command("creditor")
@@ -215,13 +207,12 @@ def creditor_cmd(loan_id: str = typer.Argument(..., help="The loan / 借据号")
     if as_json:
         emit(out)
         return
-    typer.echo(
-        f"{loan_id}: creditor {now}" + (f" ({out['creditor_name']})" if p is not None else " (unregistered)")
-    )
+    name = f" ({out['creditor_name']})" if p is not None else " " + _("(unregistered)")
+    typer.echo(_("{loan}: creditor {creditor}").format(loan=loan_id, creditor=now) + name)
     table(
-        "History / 债权人变更",
-        ["since\n起始", "creditor\n债权人", "source\n来源"],
-        [[h["since"], h["creditor"], h["source"]] for h in out["history"]],
+        _("Creditor history"),
+        [_("Since"), _("Creditor"), _("Source")],
+        [[h["since"], h["creditor"], creditor_source_label(h["source"])] for h in out["history"]],
     )
 
 
@@ -236,7 +227,7 @@ def sync_cmd(by: str = BY, as_json: bool = JSON) -> None:
     if as_json:
         emit({"recorded": n})
         return
-    typer.echo(f"{n} loans' creditor recorded / 已记录 {n} 笔借据的债权人")
+    typer.echo(_("{n} loans' creditor recorded").format(n=n))
 
 
 def report_creditors(
@@ -258,7 +249,7 @@ def report_creditors(
     with upgraded_session() as session:
         lake = lake_payments(session=session, settings=s, as_of=end)
         frame = recoveries_by_creditor(session=session, start=start, end=end, lake_payments=lake)
-    locale = s.locale if s.locale in ("zh_CN", "en") else "zh_CN"
+    locale = cli_locale()  # --lang, else RECOUP_LOCALE
     sheet = creditor_sheet(frame, month, locale)
     if xlsx is not None:
         write_xlsx([sheet], xlsx, locale=locale)
@@ -279,11 +270,11 @@ def report_creditors(
 
     console = make_console()
     if frame.is_empty():
-        typer.echo(f"no collections in {month} / {month} 无回款")
+        typer.echo(_("no collections in {month}").format(month=month))
         return
     console.print(rich_table(sheet, locale))
     if xlsx is not None:
-        console.print(f"written 已写入 {xlsx}")
+        console.print(_("written {path}").format(path=xlsx))
 
 
 def mount(root: typer.Typer) -> None:

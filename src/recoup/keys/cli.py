@@ -8,6 +8,7 @@ import typer
 
 from recoup.config import get_settings
 from recoup.console import make_console
+from recoup.i18n import _
 
 app = typer.Typer(
     help="Personal-data encryption keys: fingerprint and rotation. 个人信息加密密钥：指纹与轮换。",
@@ -32,23 +33,22 @@ def fingerprint_cmd() -> None:
     source = (
         "RECOUP_PII_KEY" if settings.pii_key is not None else str(settings.data_dir / "secrets" / "pii.key")
     )
-    console.print(f"recorded   {recorded or '(none yet)'}")
-    console.print(f"configured {configured or '(no key)'}  ({source})")
+    console.print(_("recorded:   {fp}").format(fp=recorded or _("(none yet)")))
+    console.print(_("configured: {fp}  ({source})").format(fp=configured or _("(no key)"), source=source))
     retired = (
         sorted(p.stem for p in retired_dir(settings).glob("*.key")) if retired_dir(settings).is_dir() else []
     )
     for fp in retired:
-        console.print(f"retired    {fp}")
+        console.print(_("retired:    {fp}").format(fp=fp))
     if pending_path(settings).exists():
-        console.print(
-            f"pending    {pending_path(settings)} (an interrupted rotation: run `recoup pii rotate-key`)"
-        )
+        text = _("pending:    {path} (an interrupted rotation: run `recoup pii rotate-key`)")
+        console.print(text.format(path=pending_path(settings)))
     if settings.pii_lookup_key is not None:
-        console.print("lookup key RECOUP_PII_LOOKUP_KEY")
+        console.print(_("lookup key: {where}").format(where="RECOUP_PII_LOOKUP_KEY"))
     elif lookup_path(settings).exists():
-        console.print(f"lookup key {lookup_path(settings)}")
+        console.print(_("lookup key: {where}").format(where=lookup_path(settings)))
     else:
-        console.print("lookup key derived from the PII key (never rotated)")
+        console.print(_("lookup key: derived from the PII key (never rotated)"))
     if recorded is not None and configured is not None and recorded != configured:
         raise typer.Exit(1)
 
@@ -75,25 +75,32 @@ def rotate_key_cmd(
     new_key = read_key_file(new_key_file, "new PII key") if new_key_file is not None else None
     if not yes:
         typer.confirm(
-            "Rotate the PII encryption key? Imports and cycles wait until it is done. 确认轮换密钥？",
+            _("Rotate the PII encryption key? Imports and cycles wait until it is done."),
             abort=True,
         )
     engine = get_engine(settings)
     migrate.upgrade(engine)
     result = rotate_key(settings, new_key=new_key, engine=engine)
     if result.resumed and not result.old:
-        console.print(f"the rotation to {result.new} was already complete; removed its staged copy")
-    else:
         console.print(
-            f"{'finished the interrupted rotation' if result.resumed else 'rotated'}: "
-            f"{result.old or '?'} → {result.new}"
+            _("the rotation to {new} was already complete; removed its staged copy").format(new=result.new)
         )
+    else:
+        what = _("finished the interrupted rotation") if result.resumed else _("rotated")
+        console.print(f"{what}: {result.old or '?'} → {result.new}")
+        text = _("re-encrypted: outbox {outbox}, borrowers (database) {borrowers}, borrowers (lake) {lake}")
+        version = result.lake_version
         console.print(
-            f"re-encrypted: outbox {result.outbox}, borrowers (database) {result.borrowers}, "
-            f"borrowers (lake) {result.lake_rows}"
-            + (f" in version {result.lake_version}" if result.lake_version is not None else "")
+            text.format(outbox=result.outbox, borrowers=result.borrowers, lake=result.lake_rows)
+            + (" " + _("in version {version}").format(version=version) if version is not None else "")
         )
         if result.unreadable:
-            console.print(f"left as they were (could not be decrypted): {result.unreadable}")
+            text = _("left as they were (could not be decrypted): {n}")
+            console.print(text.format(n=result.unreadable))
     for note in result.notes:
+        if note.startswith("RECOUP_PII_KEY is set"):  # the rotation's note is bilingual: say it in one
+            note = _(
+                "RECOUP_PII_KEY is set: set it now to the new key (fingerprint {fp}, the content of the "
+                "--new-key-file); until then recoup refuses the old one."
+            ).format(fp=result.new)
         console.print(note)

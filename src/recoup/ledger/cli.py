@@ -14,6 +14,7 @@ from recoup.config import get_settings
 from recoup.console import make_console
 from recoup.db import session_scope
 from recoup.errors import LedgerError, LedgerFileError, RecoupError
+from recoup.i18n import _
 from recoup.ledger import service, signing
 
 app = typer.Typer(
@@ -81,11 +82,27 @@ def verify_cmd(
             public_keys=keys,
             all_signatures=all_signatures,
         )
-    typer.echo(report.summary())
+    text = _(
+        "ledger OK: {entries} entries, {stored} stored and {exported} exported checkpoints match, "
+        "{published} signed published checkpoints match"
+    ).format(
+        entries=report.entries,
+        stored=report.checkpoints_checked,
+        exported=report.exported_checked,
+        published=report.published_checked,
+    )
+    if report.published_checked:
+        text += " " + _("(latest covers 1..{upto})").format(upto=report.published_upto)
+    text += _(", {n} entries signed").format(n=report.signed)
+    if report.unsigned:
+        text += _(", {n} older entries unsigned").format(n=report.unsigned)
+    typer.echo(text + _(", head {hash}").format(hash=report.head_hash))
     if not claims:
         typer.echo(
-            "note: no signed published checkpoint was checked, so deleting the newest entries cannot "
-            "be detected · 未核对已发布检查点，无法发现最新条目被删除",
+            _(
+                "note: no signed published checkpoint was checked, so deleting the newest entries cannot "
+                "be detected"
+            ),
             err=True,
         )
 
@@ -138,10 +155,10 @@ def checkpoint_cmd(
     校验账本并保存覆盖全部条目的默克尔检查点；导出文件请另处保存。"""
     with session_scope() as session:
         data = service.export_checkpoint(service.do_checkpoint(session=session))
-    typer.echo(f"checkpoint at entry {data['upto_seq']}: root {data['root']}")
+    typer.echo(_("checkpoint at entry {seq}: root {root}").format(seq=data["upto_seq"], root=data["root"]))
     if export is not None:
         service.write_checkpoint(data, export)
-        typer.echo(f"exported to {export}")
+        typer.echo(_("exported to {path}").format(path=export))
 
 
 @app.command("prove")
@@ -185,7 +202,8 @@ def check_proof_cmd(
     trusted = service.read_checkpoints(checkpoint)[-1] if checkpoint is not None else None
     if not isinstance(proof, dict) or not service.verify_entry_proof(proof, trusted):
         raise LedgerError(f"proof in {proof_file} does not verify", details={"reason": "proof"})
-    typer.echo(f"proof OK: entry {proof['entry']['seq']} is in the tree of {proof['checkpoint']['upto_seq']}")
+    text = _("proof OK: entry {seq} is in the tree of {upto}")
+    typer.echo(text.format(seq=proof["entry"]["seq"], upto=proof["checkpoint"]["upto_seq"]))
 
 
 @app.command("tail")
@@ -195,8 +213,9 @@ def tail_cmd(
     """Show the newest entries. 显示最新的条目。"""
     with session_scope() as session:
         entries = service.list_tail(n, session=session)
-        table = Table(title="ledger (newest first) 审计账本")
-        for col in ("seq", "recorded at (UTC)", "kind", "actor", "items", "payload", "entry hash"):
+        table = Table(title=_("Audit ledger (newest first)"))
+        heads = (_("Recorded at (UTC)"), _("Kind"), _("Actor"), _("Items"), _("Payload"), _("Entry hash"))
+        for col in (_("Seq"), *heads):
             table.add_column(col, overflow="fold")
         for e in entries:
             payload = json.dumps(e.payload, sort_keys=True, ensure_ascii=False)

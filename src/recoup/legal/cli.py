@@ -33,6 +33,14 @@ from recoup.config import get_settings
 from recoup.console import make_console
 from recoup.db import upgraded_session, utcnow
 from recoup.errors import AuthError, MoneyError, NotFoundError, parse_day
+from recoup.i18n import _
+from recoup.labels_domain import (
+    legal_cost_label,
+    legal_deadline_label,
+    legal_stage_label,
+    legal_status_label,
+    limitation_event_label,
+)
 from recoup.legal.common import missing, refuse
 from recoup.money import parse_amount, to_decimal_string
 
@@ -113,9 +121,9 @@ def stages_cmd(as_json: bool = JSON) -> None:
         return
     moves: dict[str, list[str]] = data["moves"]  # type: ignore[assignment]
     table(
-        f"Stages / 阶段 ({data['version']})",
-        ["stage\n阶段", "may move to\n可转至"],
-        [[k, ", ".join(v) or "—"] for k, v in moves.items()],
+        _("Stages ({version})").format(version=data["version"]),
+        [_("Stage"), _("May move to")],
+        [[legal_stage_label(k), ", ".join(legal_stage_label(s) for s in v) or "—"] for k, v in moves.items()],
     )
 
 
@@ -149,13 +157,20 @@ def matters_cmd(
         emit({"matters": rows})
         return
     if not rows:
-        typer.echo("no legal matter / 暂无法律案件")
+        typer.echo(_("no legal matter"))
         return
     table(
-        "Legal matters / 法律案件",
-        ["id", "case", "stage\n阶段", "court\n法院", "case no.\n案号", "claim\n标的"],
+        _("Legal matters"),
+        ["ID", _("Case"), _("Stage"), _("Court"), _("Court case number"), _("Claim")],
         [
-            [r["id"], r["case_id"], r["stage"], r["court"], r["court_case_number"], r["claim_amount"]]
+            [
+                r["id"],
+                r["case_id"],
+                legal_stage_label(r["stage"]),
+                r["court"],
+                r["court_case_number"],
+                r["claim_amount"],
+            ]
             for r in rows
         ],
     )
@@ -190,17 +205,36 @@ def show_cmd(matter_id: int = typer.Argument(..., min=1), as_json: bool = JSON) 
     if as_json:
         emit({"matter": out})
         return
+    text = _("matter {id} · case {case} · {stage} ({status}) · claim {claim} · costs {costs} · next: {next}")
     console.print(
         Text(
-            f"matter {out['id']} · case {out['case_id']} · {out['stage']} ({out['status']}) · claim "
-            f"{out['claim_amount']} · costs {out['cost_total']} · "
-            f"next: {', '.join(out['allowed_moves']) or '—'}"
+            text.format(
+                id=out["id"],
+                case=out["case_id"],
+                stage=legal_stage_label(out["stage"]),
+                status=legal_status_label(out["status"]),
+                claim=out["claim_amount"],
+                costs=out["cost_total"],
+                next=", ".join(legal_stage_label(s) for s in out["allowed_moves"]) or "—",
+            )
         )
     )
-    table("Moves / 阶段记录", ["on", "from", "to", "by", "reason"], [list(x.values()) for x in out["moves"]])
+    table(
+        _("Moves"),
+        [_("On"), _("From stage"), _("To stage"), _("By"), _("Reason")],
+        [
+            [x["on"], legal_stage_label(x["from"]), legal_stage_label(x["to"]), x["by"], x["reason"]]
+            for x in out["moves"]
+        ],
+    )
     if out["deadlines"]:
         table(
-            "Deadlines / 期限", ["id", "kind", "due", "status"], [list(x.values()) for x in out["deadlines"]]
+            _("Deadlines"),
+            ["ID", _("Kind"), _("Due"), _("Status")],
+            [
+                [x["id"], legal_deadline_label(x["kind"]), x["due_on"], legal_status_label(x["status"])]
+                for x in out["deadlines"]
+            ],
         )
 
 
@@ -240,8 +274,9 @@ def open_cmd(
         return
     console.print(
         Text(
-            f"opened legal matter {out['id']} on case {case_id} ({out['stage']}); "
-            f"{len(tasks)} legal review task(s) completed / 已立案"
+            _("opened legal matter {id} on case {case} ({stage}); {n} legal review task(s) completed").format(
+                id=out["id"], case=case_id, stage=legal_stage_label(out["stage"]), n=len(tasks)
+            )
         )
     )
 
@@ -277,7 +312,8 @@ def move_cmd(
     if as_json:
         emit({"move": out})
         return
-    console.print(Text(f"matter {matter_id}: {out['from']} → {out['to']} / 已推进"))
+    moved = f"{legal_stage_label(out['from'])} → {legal_stage_label(out['to'])}"
+    console.print(Text(_("matter {id}: {moved}").format(id=matter_id, moved=moved)))
 
 
 @app.command("cost")
@@ -312,7 +348,10 @@ def cost_cmd(
     if as_json:
         emit({"cost": out})
         return
-    console.print(Text(f"cost {out['id']}: {out['kind']} {out['amount']} on matter {matter_id} / 已记录"))
+    text = _("cost {id}: {kind} {amount} on matter {matter}").format(
+        id=out["id"], kind=legal_cost_label(out["kind"]), amount=out["amount"], matter=matter_id
+    )
+    console.print(Text(text))
 
 
 @app.command("deadlines")
@@ -332,9 +371,13 @@ def deadlines_cmd(
         emit({"deadlines": rows})
         return
     if not rows:
-        typer.echo("no open deadline / 暂无期限")
+        typer.echo(_("no open deadline"))
         return
-    table("Deadlines / 期限", ["id", "matter", "kind", "due", "note"], [list(r.values()) for r in rows])
+    table(
+        _("Deadlines"),
+        ["ID", _("Matter"), _("Kind"), _("Due"), _("Note")],
+        [[r["id"], r["matter_id"], legal_deadline_label(r["kind"]), r["due_on"], r["note"]] for r in rows],
+    )
 
 
 # --------------------------------------------------------------------------------------------- limitation
@@ -347,7 +390,7 @@ def refresh_cmd(
 ) -> None:
     """Compute every open debt's limitation date and flag time-barred borrowers (the daily cycle does it
     too). 计算诉讼时效并标记已过时效的借款人。"""
-    from recoup.legal.limitation import do_refresh_limitations, lake_payments
+    from recoup.legal.limitation import WATCH_DAYS, do_refresh_limitations, lake_payments
 
     day = parse_day(as_of) if as_of else today()
     with upgraded_session() as session:
@@ -369,7 +412,14 @@ def refresh_cmd(
     if as_json:
         emit(out)
         return
-    console.print(Text(f"{day}: {r.summary()} / 已更新诉讼时效"))
+    text = _(
+        "{debts} debts: {barred} time-barred, {approaching} within {days} days; "
+        "flag set on {flagged}, cleared on {cleared} borrower(s)"
+    )
+    counts = {"flagged": len(r.flagged), "cleared": len(r.cleared), "days": WATCH_DAYS}
+    console.print(
+        Text(f"{day}: " + text.format(debts=r.debts, barred=r.barred, approaching=r.approaching, **counts))
+    )
 
 
 @limitation_app.command("watch")
@@ -401,34 +451,17 @@ def watch_cmd(
         emit({"as_of": day, "days": days, "debts": rows})
         return
     if not rows:
-        typer.echo(f"no debt reaches its limitation date within {days} days / 无临近时效的债务")
+        typer.echo(_("no debt reaches its limitation date within {days} days").format(days=days))
         return
-    table(
-        f"Limitation watch {day} (+{days} days) / 诉讼时效预警",
-        [
-            "case",
-            "loan",
-            "borrower",
-            "limitation\n时效届满",
-            "days left",
-            "barred\n已过时效",
-            "last event",
-            "overdue",
-        ],
-        [
-            [
-                r["case_id"],
-                r["loan_id"],
-                r["borrower"],
-                r["limitation_date"],
-                r["days_left"],
-                "yes" if r["time_barred"] else "",
-                r["last_event"],
-                r["overdue"],
-            ]
-            for r in rows
-        ],
-    )
+    heads = [_("Case"), _("Loan"), _("Borrower"), _("Limitation date"), _("Days left"), _("Time-barred")]
+    for r in rows:  # the last event as words: "demand 2026-03-01" → "催告 2026-03-01"
+        kind, _sep, on = str(r["last_event"]).partition(" ")
+        r.update(
+            time_barred=_("yes") if r["time_barred"] else "",
+            last_event=f"{limitation_event_label(kind)} {on}",
+        )
+    title = _("Limitation watch {day} (+{days} days)").format(day=day, days=days)
+    table(title, [*heads, _("Last event"), _("Overdue")], [list(r.values()) for r in rows])
 
 
 @limitation_app.command("record")
@@ -467,4 +500,7 @@ def record_cmd(
     if as_json:
         emit({"event": out})
         return
-    console.print(Text(f"recorded {kind} on {day} for {loan}; the next refresh counts it / 已记录"))
+    text = _("recorded {kind} on {day} for {loan}; the next refresh counts it").format(
+        kind=limitation_event_label(kind), day=day, loan=loan
+    )
+    console.print(Text(text))

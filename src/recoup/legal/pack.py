@@ -40,7 +40,8 @@ from recoup.errors import StorageError
 from recoup.ledger.service import do_append
 from recoup.legal.common import LegalStateError, missing
 from recoup.legal.models import DebtSale, LimitationStatus, WriteOff, WriteOffAccount
-from recoup.legal.sales import SaleStatus, buyer_payments, sale_accounts
+from recoup.legal.sale_rules import SaleStatus, sale_accounts
+from recoup.legal.sale_sold import buyer_payments
 from recoup.money import to_decimal_string
 from recoup.pii import PiiCipher, cipher_from_settings
 from recoup.portfolio.models import Borrower, CollectionAccount, ContactPoint

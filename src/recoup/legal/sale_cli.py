@@ -24,6 +24,8 @@ from rich.text import Text
 from recoup.config import get_settings
 from recoup.db import upgraded_session
 from recoup.errors import StorageError, parse_day
+from recoup.i18n import _
+from recoup.labels_domain import sale_notice_label, sale_status_label
 from recoup.legal.cli import BY, JSON, acting_user, amount, console, emit, table, today, yuan
 
 __all__ = ["sale_app", "writeoff_app"]
@@ -72,7 +74,8 @@ def wo_request(
     if as_json:
         emit({"write_off": out})
         return
-    console.print(Text(f"write-off {out['id']} of case {case_id} ({out['amount']}) awaits approval / 待审批"))
+    text = _("write-off {id} of case {case} ({amount}) awaits approval")
+    console.print(Text(text.format(id=out["id"], case=case_id, amount=out["amount"])))
 
 
 def _decide(write_off_id: int, by: str, *, approve: bool, text: str, as_json: bool) -> None:
@@ -88,7 +91,9 @@ def _decide(write_off_id: int, by: str, *, approve: bool, text: str, as_json: bo
     if as_json:
         emit({"write_off": out})
         return
-    console.print(Text(f"write-off {write_off_id}: {out['status']} / 已{'批准' if approve else '驳回'}"))
+    console.print(
+        Text(_("write-off {id}: {status}").format(id=write_off_id, status=sale_status_label(out["status"])))
+    )
 
 
 @writeoff_app.command("approve")
@@ -127,16 +132,16 @@ def wo_list(
         emit({"write_offs": rows})
         return
     if not rows:
-        typer.echo("no write-off / 暂无核销")
+        typer.echo(_("no write-off"))
         return
     table(
-        "Write-offs / 核销",
-        ["id", "case", "status", "amount", "asked by", "decided by", "written off on"],
+        _("Write-offs"),
+        ["ID", _("Case"), _("Status"), _("Amount"), _("Asked by"), _("Decided by"), _("Written off on")],
         [
             [
                 r["id"],
                 r["case_id"],
-                r["status"],
+                sale_status_label(r["status"]),
                 r["amount"],
                 r["requested_by"],
                 r["decided_by"],
@@ -175,8 +180,8 @@ def wo_recoveries(
         emit({"from": d0, "to": d1, "payments": frame.height, "totals": totals})
         return
     table(
-        f"Recoveries {d0} – {d1} / 回收",
-        ["collections\n常规回收", "after write-off\n核销后回收", "buyer's\n受让方"],
+        _("Recoveries {start} – {end}").format(start=d0, end=d1),
+        [_("collections"), _("recovered after write-off"), _("after a sale's cut-off (the buyer's)")],
         [[totals["collections"], totals["after_write_off"], totals["buyer"]]],
     )
 
@@ -262,8 +267,9 @@ def sale_create(
         return
     console.print(
         Text(
-            f"debt sale {out['id']}: {out['cases']} case(s), {out['accounts']} loan(s), {out['balance']} — "
-            "awaits approval / 待审批"
+            _("debt sale {id}: {cases} case(s), {loans} loan(s), {balance} — awaits approval").format(
+                id=out["id"], cases=out["cases"], loans=out["accounts"], balance=out["balance"]
+            )
         )
     )
 
@@ -284,7 +290,9 @@ def _sale_decision(sale_id: int, by: str, move: str, text: str, as_json: bool) -
     if as_json:
         emit({"sale": out})
         return
-    console.print(Text(f"debt sale {sale_id}: {out['status']}"))
+    console.print(
+        Text(_("debt sale {id}: {status}").format(id=sale_id, status=sale_status_label(out["status"])))
+    )
 
 
 @sale_app.command("approve")
@@ -342,12 +350,24 @@ def sale_transfer(sale_id: int = typer.Argument(..., min=1), by: str = BY, as_js
         return
     console.print(
         Text(
-            f"debt sale {sale_id} transferred: {len(r.cases)} case(s) closed as sold, "
-            f"{len(r.holds)} hold(s), "
-            f"{len(r.tasks_cancelled)} task(s) cancelled, {len(r.messages_blocked)} message(s) blocked, "
-            f"{len(r.notices)} notice(s) queued, {len(r.no_address)} without address / 已转让"
+            _(
+                "debt sale {id} transferred: {cases} case(s) closed as sold, {holds} hold(s), "
+                "{tasks} task(s) cancelled, {blocked} message(s) blocked, {notices} notice(s) queued, "
+                "{no_address} without address"
+            ).format(
+                id=sale_id,
+                cases=len(r.cases),
+                holds=len(r.holds),
+                tasks=len(r.tasks_cancelled),
+                blocked=len(r.messages_blocked),
+                notices=len(r.notices),
+                no_address=len(r.no_address),
+            )
         )
     )
+
+
+_SALE_COLUMNS = ("cutoff_date", "transfer_date", "cases", "balance")
 
 
 @sale_app.command("list")
@@ -361,15 +381,12 @@ def sale_list(status: str | None = typer.Option(None, "--status"), as_json: bool
         emit({"sales": rows})
         return
     if not rows:
-        typer.echo("no debt sale / 暂无债权转让")
+        typer.echo(_("no debt sale"))
         return
     table(
-        "Debt sales / 债权转让",
-        ["id", "buyer", "status", "cut-off", "transfer", "cases", "balance"],
-        [
-            [r["id"], r["buyer"], r["status"], r["cutoff_date"], r["transfer_date"], r["cases"], r["balance"]]
-            for r in rows
-        ],
+        _("Debt sales"),
+        ["ID", _("Buyer"), _("Status"), _("Cut-off"), _("Transfer"), _("Cases"), _("Balance")],
+        [[r["id"], r["buyer"], sale_status_label(r["status"]), *(r[k] for k in _SALE_COLUMNS)] for r in rows],
     )
 
 
@@ -393,10 +410,13 @@ def sale_show(sale_id: int = typer.Argument(..., min=1), as_json: bool = JSON) -
     if as_json:
         emit({"sale": out, "items": items})
         return
-    console.print(
-        Text(f"debt sale {sale_id} to {out['buyer']}: {out['status']}, cut-off {out['cutoff_date']}")
-    )
-    table("Loans / 借据", ["case", "loan", "balance", "notice"], [list(i.values()) for i in items])
+    text = _("debt sale {id} to {buyer}: {status}, cut-off {cutoff}")
+    status = sale_status_label(out["status"])
+    console.print(Text(text.format(id=sale_id, buyer=out["buyer"], status=status, cutoff=out["cutoff_date"])))
+    rows: list[list[object]] = [
+        [i["case_id"], i["loan_id"], i["balance"], sale_notice_label(i["notice"])] for i in items
+    ]
+    table(_("Loans"), [_("Case"), _("Loan"), _("Balance"), _("Notice")], rows)
 
 
 @sale_app.command("payments")
@@ -425,11 +445,11 @@ def sale_payments(sale_id: int = typer.Argument(..., min=1), as_json: bool = JSO
         emit({"sale_id": sale_id, "cutoff_date": cutoff, "total": total, "payments": rows})
         return
     if not rows:
-        typer.echo(f"no payment after the cut-off {cutoff} / 基准日后无回款")
+        typer.echo(_("no payment after the cut-off {cutoff}").format(cutoff=cutoff))
         return
     table(
-        f"After the cut-off {cutoff}: {total} / 基准日后回款",
-        ["loan", "payment", "received", "amount"],
+        _("After the cut-off {cutoff}: {total}").format(cutoff=cutoff, total=total),
+        [_("Loan"), _("Payment"), _("Received"), _("Amount")],
         [list(r.values()) for r in rows],
     )
 
@@ -451,5 +471,9 @@ def sale_pack(sale_id: int = typer.Argument(..., min=1), by: str = BY, as_json: 
         emit({"directory": str(r.directory), "manifest_sha256": r.manifest_sha256, "manifest": r.manifest})
         return
     console.print(
-        Text(f"data pack written to {r.directory}; manifest sha256 {r.manifest_sha256} / 已生成数据包")
+        Text(
+            _("data pack written to {path}; manifest sha256 {sha256}").format(
+                path=r.directory, sha256=r.manifest_sha256
+            )
+        )
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import polars as pl
 
 from recoup.reporting.metrics import _rate, _require
-from recoup.reporting.metrics_people import JUDGED_STATUSES
+from recoup.reporting.metrics_people_checks import JUDGED_STATUSES
 
 __all__ = ["CONTACT_STAGES", "PROMISE_STAGES", "contact_funnel", "promise_funnel", "talk_time", "workload"]
 

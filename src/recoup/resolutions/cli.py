@@ -24,8 +24,6 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -35,11 +33,14 @@ from recoup.cases.models import Case
 from recoup.config import Settings, get_settings
 from recoup.db import session_scope
 from recoup.errors import NotFoundError
+from recoup.i18n import _
+from recoup.labels_domain import resolution_status_label, role_label
 from recoup.lake import Book, book_as_of
 from recoup.money import format_amount, parse_amount
 from recoup.portfolio.models import CollectionAccount
 from recoup.resolutions.ask import do_request
 from recoup.resolutions.certificates import do_issue_certificate
+from recoup.resolutions.cli_text import matrix_lines, resolution_line, resolutions_table
 from recoup.resolutions.decide import do_approve, do_reject, do_withdraw
 from recoup.resolutions.documents import document_path, read_document, verify_document
 from recoup.resolutions.judge import do_judge_resolutions
@@ -89,22 +90,20 @@ def _fmt(amount: int) -> str:
     return format_amount(amount, get_settings().currency)
 
 
-def _line(res: Resolution) -> str:
-    return (
-        f"{res.kind} #{res.id} on case {res.case_id}: {res.status}; agreed {_fmt(res.agreed_amount)} "
-        f"in {res.instalment_count} instalment(s) by {res.deadline}; waived {_fmt(res.waived_total)}; "
-        f"needs {res.required_role} ({', '.join(res.rules) or 'no rule'}; {res.matrix_version})"
-    )
-
-
 def _show(res: Resolution, session: Session, settings: Settings, as_json: bool) -> None:
     if as_json:
         _emit(resolution_out(res, session=session, settings=settings).model_dump(mode="json"))
         return
-    typer.echo(_line(res))
+    typer.echo(resolution_line(res, _fmt))
     if res.decided_by:
         typer.echo(
-            f"  decided by {res.decided_by} ({res.decider_role}, {res.approval_basis}) at {res.decided_at}"
+            "  "
+            + _("decided by {user} ({role}, {basis}) at {at}").format(
+                user=res.decided_by,
+                role=role_label(res.decider_role),
+                basis=res.approval_basis,
+                at=res.decided_at,
+            )
         )
     doc = session.scalars(
         select(ResolutionDocument).where(
@@ -112,7 +111,8 @@ def _show(res: Resolution, session: Session, settings: Settings, as_json: bool) 
         )
     ).first()
     if doc is not None:
-        typer.echo(f"  agreement {doc.number}: sha256 {doc.sha256}, ledger entry {doc.ledger_seq}")
+        text = _("agreement {number}: sha256 {sha256}, ledger entry {seq}")
+        typer.echo("  " + text.format(number=doc.number, sha256=doc.sha256, seq=doc.ledger_seq))
 
 
 @app.command("propose")
@@ -209,7 +209,11 @@ def evidence_cmd(
         if as_json:
             _emit({"id": e.id, "resolution_id": resolution_id, "reference": e.reference})
         else:
-            typer.echo(f"evidence {e.id} attached to resolution {resolution_id}")
+            typer.echo(
+                _("evidence {id} attached to resolution {resolution}").format(
+                    id=e.id, resolution=resolution_id
+                )
+            )
 
 
 @app.command("list")
@@ -238,21 +242,7 @@ def list_cmd(
                 }
             )
             return
-        table = Table(title="plans, waivers and settlements 方案")
-        for col in ("id", "case", "kind", "status", "agreed", "waived", "due by", "needs", "decided by"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(
-                str(r.id),
-                str(r.case_id),
-                r.kind,
-                r.status,
-                f"{_fmt(r.agreed_amount)}",
-                f"{_fmt(r.waived_total)}",
-                str(r.deadline),
-                r.required_role,
-                Text(r.decided_by or "—"),
-            )
+        table = resolutions_table(rows, _fmt)
         console.print(table)
 
 
@@ -281,9 +271,9 @@ def pending_cmd(by: str = BY, as_json: bool = JSON) -> None:
             )
             return
         for r in rows:
-            typer.echo(_line(r))
+            typer.echo(resolution_line(r, _fmt))
         if not rows:
-            typer.echo("nothing awaits your approval · 暂无待审批申请")
+            typer.echo(_("nothing awaits your approval"))
 
 
 @app.command("budget")
@@ -302,8 +292,13 @@ def budget_cmd(
             _emit({"team": b.team, "month": b.month, "limit": b.limit, "used": b.used, "left": b.left})
         else:
             typer.echo(
-                f"team {b.team or '(no team)'} {b.month}: limit {_fmt(b.limit)}, used {_fmt(b.used)}, "
-                f"left {_fmt(b.left)}"
+                _("team {team} {month}: limit {limit}, used {used}, left {left}").format(
+                    team=b.team or _("(no team)"),
+                    month=b.month,
+                    limit=_fmt(b.limit),
+                    used=_fmt(b.used),
+                    left=_fmt(b.left),
+                )
             )
 
 
@@ -338,8 +333,10 @@ def verify_cmd(
             )
         else:
             typer.echo(
-                f"document {check.number} OK: sha256 {check.sha256} matches ledger entry {check.ledger_seq} "
-                f"(`recoup ledger prove {check.ledger_seq}` proves the entry) · 文档未被篡改"
+                _(
+                    "document {number} OK: sha256 {sha256} matches ledger entry {seq} "
+                    "(`recoup ledger prove {seq}` proves the entry)"
+                ).format(number=check.number, sha256=check.sha256, seq=check.ledger_seq)
             )
 
 
@@ -359,7 +356,12 @@ def agreement_cmd(
         if as_json:
             _emit({"document": doc.number, "path": str(target), "sha256": doc.sha256})
         else:
-            typer.echo(f"{doc.number} written to {target} (stored at {document_path(doc, settings)})")
+            stored = document_path(doc, settings)
+            typer.echo(
+                _("{number} written to {path} (stored at {stored})").format(
+                    number=doc.number, path=target, stored=stored
+                )
+            )
 
 
 def _book(session: Session) -> Book | None:
@@ -400,8 +402,16 @@ def certificate_cmd(
             _emit(document_out(doc).model_dump(mode="json"))
         else:
             typer.echo(
-                f"certificate {doc.number} ({doc.basis}): facts in ledger entry {doc.facts_seq}, "
-                f"file sha256 {doc.sha256} in entry {doc.ledger_seq}"
+                _(
+                    "certificate {number} ({basis}): facts in ledger entry {facts}, "
+                    "file sha256 {sha256} in entry {seq}"
+                ).format(
+                    number=doc.number,
+                    basis=doc.basis,
+                    facts=doc.facts_seq,
+                    sha256=doc.sha256,
+                    seq=doc.ledger_seq,
+                )
             )
 
 
@@ -418,9 +428,8 @@ def judge_cmd(
     if as_json:
         _emit({"as_of": day.isoformat(), "counts": counts})
     else:
-        typer.echo(
-            f"{day}: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "nothing to judge")
-        )
+        judged = ", ".join(f"{n} {resolution_status_label(s)}" for s, n in sorted(counts.items()))
+        typer.echo(f"{day}: " + (judged or _("nothing to judge")))
 
 
 @matrix_app.command("show")
@@ -432,15 +441,8 @@ def matrix_show(as_json: bool = JSON) -> None:
     if as_json:
         _emit({"version": m.label, "matrix": m.payload})
         return
-    typer.echo(
-        f"approval matrix {m.label}: ladder {' < '.join(m.ladder)}; request only: {', '.join(m.request_only)}"
-    )
-    for row in m.waiver_table.rows:
-        typer.echo(f"  waiver {row.id}: {row.when} → {row.then['role']}")
-    for row in m.plan_table.rows:
-        typer.echo(f"  plan {row.id}: {row.when} → {row.then['role']}")
-    for p in m.packs:
-        typer.echo(f"  pack {p.id} ({p.kind}): {p.title[0]}")
+    for text in matrix_lines(m):
+        typer.echo(text)
 
 
 @matrix_app.command("check")
@@ -453,8 +455,9 @@ def matrix_check(file: Path = typer.Argument(..., exists=True, dir_okay=False), 
         _emit({"valid": True, "name": m.name, "waiver_rows": len(m.waiver_table.rows), "packs": len(m.packs)})
         return
     typer.echo(
-        f"approval matrix {m.name} is valid: {len(m.waiver_table.rows)} waiver rows, "
-        f"{len(m.plan_table.rows)} plan rows, {len(m.packs)} packs"
+        _("approval matrix {name} is valid: {waivers} waiver rows, {plans} plan rows, {packs} packs").format(
+            name=m.name, waivers=len(m.waiver_table.rows), plans=len(m.plan_table.rows), packs=len(m.packs)
+        )
     )
 
 
@@ -483,4 +486,4 @@ def matrix_save(
     if as_json:
         _emit({"version": m.label})
     else:
-        typer.echo(f"approval matrix saved as {m.label}")
+        typer.echo(_("approval matrix saved as {version}").format(version=m.label))

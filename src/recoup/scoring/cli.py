@@ -10,6 +10,11 @@ from rich import box
 from rich.table import Table
 
 from recoup.console import make_console
+from recoup.i18n import N_, _, cli_locale
+from recoup.labels_domain import model_status_label
+
+#: PSI states (``recoup.scoring.monitoring.psi_table``).
+_PSI = {"stable": N_("stable"), "watch": N_("watch"), "alert": N_("alert")}
 
 app = typer.Typer(
     help="Risk models: fit, train, list, promote, report. 风险模型：训练、登记、晋升、报告。",
@@ -41,23 +46,25 @@ def fit_cmd(
         report = fit_table(file, target=target, id_column=id_column, kind=kind)  # type: ignore[arg-type]
         print(json.dumps(report.as_json(), ensure_ascii=False))
         return
-    with console.status(f"cross-validating {kind} on {file.name} (5 folds) …"):
+    with console.status(_("cross-validating {kind} on {file} (5 folds) …").format(kind=kind, file=file.name)):
         report = fit_table(file, target=target, id_column=id_column, kind=kind)  # type: ignore[arg-type]
+    text = _("[b]{kind}[/] on {file}: {rows} rows, {features} features")
+    dropped = _(" ({n} rows without a target left out)").format(n=f"{report.dropped_rows:,}")
     console.print(
-        f"[b]{kind}[/] on {file.name}: {report.n_rows:,} rows, {report.n_features} features"
-        + (f" ({report.dropped_rows:,} rows without a target left out)" if report.dropped_rows else "")
+        text.format(kind=kind, file=file.name, rows=f"{report.n_rows:,}", features=report.n_features)
+        + (dropped if report.dropped_rows else "")
     )
     if report.candidates:
         console.print(
-            "auto · 自动选择: "
+            _("auto: ")
             + " · ".join(f"{k} AUC {v:.4f}" for k, v in report.candidates.items())
             + f" → [b]{report.kind}[/]"
         )
-    console.print(f"5-fold CV · 交叉验证: AUC {report.auc:.4f} · KS {report.ks:.4f} · Gini {report.gini:.4f}")
-    console.print("fold AUC: " + ", ".join(f"{a:.4f}" for a in report.fold_auc))
-    t = Table(title="Top features · 重要特征", title_justify="left")
-    t.add_column("feature")
-    t.add_column("share of importance", justify="right")
+    console.print(_("5-fold CV") + f": AUC {report.auc:.4f} · KS {report.ks:.4f} · Gini {report.gini:.4f}")
+    console.print(_("fold AUC: ") + ", ".join(f"{a:.4f}" for a in report.fold_auc))
+    t = Table(title=_("Top features"), title_justify="left")
+    t.add_column(_("Feature"))
+    t.add_column(_("Share of importance"), justify="right")
     for name, share in report.top_features:
         t.add_row(name, f"{share:.1%}")
     console.print(t)
@@ -138,9 +145,21 @@ def build_table_cmd(
             )
         )
         return
+    text = _(
+        "{out}: {rows} rows, {accounts} accounts, as-of {start} → {end}, {target} rate {rate} ({sample})"
+    )
+    accounts = f"{frame.get_column('loan_id').n_unique():,}"
     console.print(
-        f"{out}: {frame.height:,} rows · 行, {frame.get_column('loan_id').n_unique():,} accounts · 账户, "
-        f"as-of {window[0]} → {window[1]}, {target} rate · 比例 {rate:.1%} ({sample})"
+        text.format(
+            out=out,
+            rows=f"{frame.height:,}",
+            accounts=accounts,
+            start=window[0],
+            end=window[1],
+            target=target,
+            rate=f"{rate:.1%}",
+            sample=sample,
+        )
     )
 
 
@@ -205,18 +224,34 @@ def train_cmd(
             created_by=by,
         )
         m, h = row.metrics, row.metrics["holdout"]
-        console.print(
-            f"[b]{row.name} v{row.version}[/] ({row.kind}) trained · 已训练: {row.n_train:,} rows, "
-            f"{len(row.features)} features, window {row.train_start} → {row.train_end}"
+        text = _(
+            "[b]{name} v{version}[/] ({kind}) trained: {rows} rows, {features} features, "
+            "window {start} → {end}"
         )
-        where = f"as-of {h['start']} → {h['end']}" if h["method"] == "out_of_time" else "random 20 %"
         console.print(
-            f"holdout · 验证集 ({where}, {h['n']:,} rows): AUC {m['auc']:.4f} · KS {m['ks']:.4f} · "
-            f"Gini {m['gini']:.4f} · Brier {m['brier']:.4f}"
+            text.format(
+                name=row.name,
+                version=row.version,
+                kind=row.kind,
+                rows=f"{row.n_train:,}",
+                features=len(row.features),
+                start=row.train_start,
+                end=row.train_end,
+            )
+        )
+        where = (
+            _("as-of {start} → {end}").format(start=h["start"], end=h["end"])
+            if h["method"] == "out_of_time"
+            else _("random 20 %")
+        )
+        console.print(
+            _("holdout ({where}, {n} rows)").format(where=where, n=f"{h['n']:,}")
+            + f": AUC {m['auc']:.4f} · KS {m['ks']:.4f} · Gini {m['gini']:.4f} · Brier {m['brier']:.4f}"
         )
         if h.get("note"):
             console.print(f"[yellow]{h['note']}[/]")
-        console.print(f"artefact · 模型文件: {row.artefact_uri}  status · 状态: {row.status}")
+        text = _("artefact: {uri}  status: {status}")
+        console.print(text.format(uri=row.artefact_uri, status=model_status_label(row.status)))
 
 
 @app.command("list")
@@ -230,16 +265,16 @@ def list_cmd(name: str | None = typer.Option(None, "--name", help="Only this mod
     with session_scope() as session:
         rows = list_versions(session=session, name=name)
         t = Table(
-            title="Model versions · 模型版本",
+            title=_("Model versions"),
             title_justify="left",
             box=box.SIMPLE_HEAD,
             pad_edge=False,
         )
-        t.add_column("name", no_wrap=True)
+        t.add_column(_("Name"), no_wrap=True)
         t.add_column("v", justify="right", no_wrap=True, min_width=2)
-        t.add_column("kind", no_wrap=True)
-        t.add_column("status", no_wrap=True)
-        t.add_column("window", no_wrap=True)
+        t.add_column(_("Kind"), no_wrap=True)
+        t.add_column(_("Status"), no_wrap=True)
+        t.add_column(_("Window"), no_wrap=True)
         t.add_column("AUC", justify="right", no_wrap=True)
         t.add_column("KS", justify="right", no_wrap=True)
         for r in rows:
@@ -248,13 +283,13 @@ def list_cmd(name: str | None = typer.Option(None, "--name", help="Only this mod
                 r.name,
                 str(r.version),
                 r.kind,
-                r.status,
+                model_status_label(r.status),
                 f"{r.train_start}→{r.train_end}",
                 f"{r.metrics['auc']:.3f}",
                 f"{r.metrics['ks']:.3f}",
                 style=style,
             )
-        console.print(t if rows else "no model versions yet · 暂无模型版本")
+        console.print(t if rows else _("no model versions yet"))
 
 
 @app.command("promote")
@@ -273,10 +308,12 @@ def promote_cmd(
         before = champion(name, session=session)
         row = do_promote(name, version, session=session, actor=by)
         if before is not None and before.id == row.id:
-            console.print(f"{name} v{version} is already the champion · 已是冠军模型")
+            console.print(_("{name} v{version} is already the champion").format(name=name, version=version))
         else:
-            retired = f"; v{before.version} retired · 已退役" if before is not None else ""
-            console.print(f"{name} v{version} is now the champion · 已晋升为冠军模型{retired}")
+            retired = _("; v{version} retired").format(version=before.version) if before is not None else ""
+            console.print(
+                _("{name} v{version} is now the champion").format(name=name, version=version) + retired
+            )
 
 
 @app.command("report")
@@ -300,7 +337,7 @@ def report_cmd(
     path = out or get_settings().data_dir / "reports" / f"model-{name}-v{version}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
-    console.print(f"report · 报告: {path}")
+    console.print(_("report: {path}").format(path=path))
 
 
 @app.command("monitor")
@@ -334,14 +371,17 @@ def monitor_cmd(
     ]
     cols = [c for c in cols if frames["baseline"].get_column(c).null_count() < frames["baseline"].height]
     table = psi_table(frames["baseline"], frames["current"], cols)
-    t = Table(title=f"Population stability · 稳定性 (PSI) {baseline} → {current}", title_justify="left")
-    for c in ("column", "PSI", "status"):
+    title = _("Population stability (PSI) {baseline} → {current}").format(baseline=baseline, current=current)
+    t = Table(title=title, title_justify="left")
+    for c in (_("Column"), "PSI", _("Status")):
         t.add_column(c)
     for r in table.iter_rows(named=True):
-        t.add_row(r["column"], f"{r['psi']:.4f}", r["status"])
+        state = _PSI.get(r["status"])
+        t.add_row(r["column"], f"{r['psi']:.4f}", _(state) if state is not None else r["status"])
     console.print(t)
     alerts = drift_alerts(table, None)
     for a in alerts:
-        console.print(f"[yellow]alert · 预警:[/] {a['message_en']} / {a['message_zh']}")
+        message = a["message_en"] if cli_locale() == "en" else a["message_zh"]
+        console.print(f"[yellow]{_('alert:')}[/] {message}")
     if not alerts:
-        console.print("no drift alerts · 无漂移预警")
+        console.print(_("no drift alerts"))

@@ -16,7 +16,8 @@ from matplotlib.figure import Figure
 
 from recoup.scoring.fit import prepare
 from recoup.scoring.models import ModelVersion
-from recoup.scoring.registry import ModelRegistryError, evaluate_holdout, load_model
+from recoup.scoring.registry_card import evaluate_holdout
+from recoup.scoring.registry_store import ModelRegistryError, load_model
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI","PingFang SC","Microsoft YaHei",sans-serif;

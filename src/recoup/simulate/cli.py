@@ -11,6 +11,8 @@ from rich.table import Table
 
 from recoup.console import make_console
 from recoup.errors import parse_day
+from recoup.i18n import _
+from recoup.labels import product_label
 from recoup.simulate.params import SimulateError
 
 app = typer.Typer(
@@ -58,7 +60,7 @@ def generate_cmd(
         console=make_console(stderr=True),
         transient=True,
     ) as prog:
-        task = prog.add_task("simulating days / 模拟中", total=days)
+        task = prog.add_task(_("simulating days"), total=days)
         dirs = generate_history(
             loans,
             first,
@@ -69,13 +71,12 @@ def generate_cmd(
             term_months=term,
             progress=lambda done, _total: prog.update(task, completed=done),
         )
+    text = _("Wrote {n} day directories {first} … {last} to {out} (parameters {params}).")
     console.print(
-        f"Wrote {len(dirs)} day directories {dirs[0].name} … {dirs[-1].name} to {out} "
-        f"(parameters {params_hash()[:12]}). 已写入 {len(dirs)} 天的数据。"
+        text.format(n=len(dirs), first=dirs[0].name, last=dirs[-1].name, out=out, params=params_hash()[:12])
     )
-    console.print(
-        f"Import them in order: recoup import {dirs[0]} --as-of {dirs[0].name} --full, then each day."
-    )
+    text = _("Import them in order: recoup import {dir} --as-of {day} --full, then each day.")
+    console.print(text.format(dir=dirs[0], day=dirs[0].name))
 
 
 def _pct(value: float | None) -> str:
@@ -104,18 +105,27 @@ def stats_cmd(
     except FileNotFoundError as exc:
         raise SimulateError(str(exc)) from None
     targets = {p.code: p.target for p in DEFAULT_PARAMS.products}
-    cure = Table(title="M1 cure and 90+ recovery · M1 出催率与 90+ 回收率")
-    for title in ("product\n产品", "loans\n借据", "M1 entries\n入催", "cure 30d\n出催率", "by count\n按户数",
-                  "target\n目标", "90+ rec.\n回收率", "target\n目标"):  # fmt: skip
-        cure.add_column(title, justify="left" if title.startswith("product") else "right")
-    rolls = Table(title="Roll rates, month end to month end · 月末迁徙率")
-    for title in ("product\n产品", "C→M1", "M1→M2", "M2→M3", "M3→M4", "M4→M5", "back M1\n回退", "back M2",
-                  "back M3"):  # fmt: skip
-        rolls.add_column(title, justify="left" if title.startswith("product") else "right")
+    cure = Table(title=_("M1 cure and 90+ recovery"))
+    cure.add_column(_("Product"))
+    for title in (_("Loans"), _("M1 entries"), _("Cure 30d"), _("By count"), _("Target"), _("90+ recovery"),
+                  _("Target")):  # fmt: skip
+        cure.add_column(title, justify="right")
+    rolls = Table(title=_("Roll rates, month end to month end"))
+    rolls.add_column(_("Product"))
+    back = _("back {bucket}")
+    for title in (
+        "C→M1",
+        "M1→M2",
+        "M2→M3",
+        "M3→M4",
+        "M4→M5",
+        *(back.format(bucket=f"M{i}") for i in (1, 2, 3)),
+    ):
+        rolls.add_column(title, justify="right")
     for r in stats.iter_rows(named=True):
         t = targets.get(r["product"])
         cure.add_row(
-            r["product"],
+            product_label(r["product"]),
             f"{r['loans']:,}",
             f"{r['m1_entries'] or 0:,}",
             _pct(r["m1_cure_30d"]),
@@ -125,11 +135,12 @@ def stats_cmd(
             _band(t.recovery_90p_90d) if t else "",
         )
         keys = ("roll_C", "roll_M1", "roll_M2", "roll_M3", "roll_M4", "back_M1", "back_M2", "back_M3")
-        rolls.add_row(r["product"], *(_pct(r[k]) for k in keys))
+        rolls.add_row(product_label(r["product"]), *(_pct(r[k]) for k in keys))
     console.print(cure)
     console.print(rolls)
     window = int(stats.get_column("recovery_window_days").max() or 0)  # type: ignore[arg-type]
-    console.print(
-        f"M1 cure: balance-weighted (count-weighted beside it); roll rates balance-weighted month-end to "
-        f"month-end; 90+ recovery over {window} days from the first day. 口径见 docs/metrics.md。"
+    text = _(
+        "M1 cure: balance-weighted (count-weighted beside it); roll rates balance-weighted month-end to "
+        "month-end; 90+ recovery over {window} days from the first day. Definitions: docs/metrics.md."
     )
+    console.print(text.format(window=window))

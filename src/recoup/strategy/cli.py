@@ -15,6 +15,9 @@ import typer
 from rich.table import Table
 
 from recoup.console import make_console
+from recoup.i18n import _
+from recoup.labels import treatment_label
+from recoup.labels_domain import one_language
 
 app = typer.Typer(
     help="Collection strategies as versioned data, experiments and daily decisions. 催收策略与决策。",
@@ -59,7 +62,6 @@ def show_cmd(
 ) -> None:
     """Show a strategy's rows: node, conditions → treatment, template, tone, queue, priority."""
     from recoup.configs.service import get_latest
-    from recoup.contact.vocab import Treatment, label
     from recoup.db import session_scope
     from recoup.strategy.defaults import DEFAULT_NAME, DEFAULT_STRATEGY
     from recoup.strategy.definition import condition_text, load_strategy
@@ -75,14 +77,15 @@ def show_cmd(
         doc = {**strategy.doc.model_dump(mode="json"), "version": strategy.version, "hash": strategy.hash}
         typer.echo(json.dumps(doc, ensure_ascii=False, indent=2))
         return
-    title = f"strategy {strategy.label} · {strategy.hash}"
-    table = Table(title=title, caption=strategy.doc.description or None)
-    for col in ("#", "node", "when", "treatment", "template", "tone", "queue", "prio", "notice", "note"):
+    title = _("strategy {label} · {hash}").format(label=strategy.label, hash=strategy.hash)
+    table = Table(title=title, caption=one_language(strategy.doc.description) or None)
+    heads = (_("Node"), _("When"), _("Treatment"), _("Template"), _("Tone"), _("Queue"), _("Priority"))
+    for col in ("#", *heads, _("Required notice"), _("Note")):
         table.add_column(col, overflow="fold")
     rows = strategy.table.rows
     for i, row in enumerate(rows, start=1):
         t = row.then
-        treatment = f"{t['treatment']} {label(Treatment(t['treatment']))}"
+        treatment = treatment_label(t["treatment"])
         table.add_row(
             str(i),
             row.id,
@@ -92,11 +95,13 @@ def show_cmd(
             t.get("tone") or "",
             t.get("queue") or "",
             str(t.get("priority") or 0),
-            "yes 必发" if t.get("required_notice") else "",
-            row.note,
+            _("yes") if t.get("required_notice") else "",
+            one_language(row.note),
         )
     d = strategy.table.default or {}
-    table.add_row("", "default", "otherwise 其他", str(d.get("treatment")), "", "", "", "", "", "")
+    table.add_row(
+        "", _("default"), _("otherwise"), treatment_label(d.get("treatment")), "", "", "", "", "", ""
+    )
     console.print(table)
 
 
@@ -117,12 +122,10 @@ def save_cmd(
         before = get_latest(KIND, name, session=session, missing_ok=True) if isinstance(name, str) else None
         strategy = do_save_strategy(data, session=session, created_by=actor, comment=comment)
     if before is not None and before.version == strategy.version:
-        typer.echo(f"unchanged · 未变化: strategy {strategy.label}")
+        typer.echo(_("unchanged: strategy {label}").format(label=strategy.label))
     else:
-        typer.echo(
-            f"saved strategy {strategy.label} ({len(strategy.table.rows)} rows, {strategy.hash}) · 已保存；"
-            "the next cycle decides with it · 下一次批处理起生效"
-        )
+        text = _("saved strategy {label} ({rows} rows, {hash}); the next cycle decides with it")
+        typer.echo(text.format(label=strategy.label, rows=len(strategy.table.rows), hash=strategy.hash))
 
 
 @app.command("experiment")
@@ -138,32 +141,35 @@ def experiment_cmd(
     with session_scope(_engine()) as session:
         if file is not None:
             exp = do_save_experiment(_read_document(file), session=session, created_by="cli")
-            typer.echo(f"experiment {exp.name} runs from the next cycle · 实验已启动")
+            typer.echo(_("experiment {name} runs from the next cycle").format(name=exp.name))
         elif stop:
             stopped = do_stop_experiment(session=session, created_by="cli")
             typer.echo(
-                f"stopped {stopped.name} · 实验已停止" if stopped else "no experiment is running · 无实验"
+                _("stopped {name}").format(name=stopped.name) if stopped else _("no experiment is running")
             )
             return
         exp_now = current_experiment(session=session)
     if exp_now is None:
-        typer.echo("no experiment is running: every account gets the champion · 无实验：全部使用冠军策略")
+        typer.echo(_("no experiment is running: every account gets the champion"))
         return
     if as_json:
         typer.echo(json.dumps(exp_now.model_dump(mode="json"), ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"experiment {exp_now.name} · unit {exp_now.unit}")
-    for col in ("arm", "strategy", "version", "share"):
+    table = Table(title=_("experiment {name} · unit {unit}").format(name=exp_now.name, unit=exp_now.unit))
+    for col in (_("Arm"), _("Strategy"), _("Version"), _("Share")):
         table.add_column(col)
     for i, arm in enumerate(exp_now.arms):
-        name = f"{arm.name} (champion 冠军)" if i == 0 else arm.name
-        table.add_row(name, arm.strategy, str(arm.version or "newest"), f"{arm.share:.1%}")
+        name = _("{arm} (champion)").format(arm=arm.name) if i == 0 else arm.name
+        table.add_row(name, arm.strategy, str(arm.version or _("newest")), f"{arm.share:.1%}")
     if exp_now.holdout:
-        table.add_row("holdout 对照组", "no action except required notices", "", f"{exp_now.holdout:.1%}")
+        table.add_row(_("holdout"), _("no action except required notices"), "", f"{exp_now.holdout:.1%}")
     console.print(table)
     if exp_now.exploration:
+        among = ", ".join(treatment_label(t) for t in exp_now.exploration_treatments)
         console.print(
-            f"exploration 探索: {exp_now.exploration:.1%} among {', '.join(exp_now.exploration_treatments)}"
+            _("exploration: {share} among {treatments}").format(
+                share=f"{exp_now.exploration:.1%}", treatments=among
+            )
         )
 
 
@@ -178,7 +184,6 @@ def decisions_cmd(
     """The day's decisions from the lake: counts by treatment, node and arm, and examples with reasons."""
     import polars as pl
 
-    from recoup.contact.vocab import Treatment, label
     from recoup.errors import NotFoundError
     from recoup.lake import get_lake
     from recoup.lake.store import Outputs
@@ -207,26 +212,23 @@ def decisions_cmd(
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
     used = ", ".join(f"{r['strategy']} v{r['strategy_version']}" for r in versions.to_dicts())
-    console.print(f"{day}: {dec.height:,} decisions · 决策 ({used})")
-    for title, frame in (
-        ("by treatment · 按处置", by_t),
-        ("by node · 按节点", by_node),
-        ("by arm · 按实验组", by_arm),
-    ):
+    console.print(_("{day}: {n} decisions ({used})").format(day=day, n=f"{dec.height:,}", used=used))
+    heads = {"treatment": _("Treatment"), "node": _("Node"), "arm": _("Arm"), "n": _("Count")}
+    for title, frame in ((_("By treatment"), by_t), (_("By node"), by_node), (_("By arm"), by_arm)):
         table = Table(title=title)
         for col in frame.columns:
-            table.add_column(col, justify="right" if col == "n" else "left")
+            table.add_column(heads.get(col, col), justify="right" if col == "n" else "left")
         for row in frame.iter_rows():
             cells = [f"{v:,}" if isinstance(v, int) else str(v) for v in row]
-            if frame.columns[-1] == "n" and "treatment" in frame.columns:
+            if "treatment" in frame.columns:
                 i = frame.columns.index("treatment")
-                cells[i] = f"{row[i]} {label(Treatment(row[i]))}"
+                cells[i] = treatment_label(row[i])
             table.add_row(*cells)
         console.print(table)
     if limit:
-        table = Table(title=f"first {min(limit, dec.height)} decisions · 决策示例")
-        for col in ("loan", "arm", "node", "treatment", "reasons"):
+        table = Table(title=_("First {n} decisions").format(n=min(limit, dec.height)))
+        for col in (_("Loan"), _("Arm"), _("Node"), _("Treatment"), _("Reasons")):
             table.add_column(col, overflow="fold")
         for r in dec.sort("loan_id").head(limit).iter_rows(named=True):
-            table.add_row(r["loan_id"], r["arm"], r["node"], r["treatment"], r["reasons"])
+            table.add_row(r["loan_id"], r["arm"], r["node"], treatment_label(r["treatment"]), r["reasons"])
         console.print(table)

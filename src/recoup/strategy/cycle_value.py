@@ -327,19 +327,24 @@ def annotate(
     state: AccountState | None,
     prices: Mapping[str, int] | None = None,
     cost_weight: float | None = None,
+    commission_bp: Mapping[str, int] | None = None,
+    config: str | None = None,
 ) -> pl.DataFrame:
     """``decisions`` with :data:`VALUE_COLUMNS` and the value in ``reasons``.
 
     ``expected_value`` is the EV (fen) of the decided treatment for the account (``frame``'s row with
     the same ``loan_id``; ``state`` from :func:`state_from_history` on the same ``frame``), as the
-    optimised strategy values it (``prices`` and ``cost_weight``: its defaults when None); the reason
+    optimised strategy values it (``prices``, ``commission_bp`` by bucket and ``cost_weight``: its
+    defaults when None; ``config``, e.g. ``prices@v2``, follows the model's version in ``value_model``,
+    so each row names every version its value depends on); the reason
     gains ``; EV ¥12.30 (best: portal_link ¥15.10)``. Null with ``EV not modelled`` for treatments
     outside ``response.ACTIONS`` (legal reviews, settlements…) and for a placement decided while one is
     running (it is carried: nothing new happens). Without a model both columns are null."""
     if model is None or state is None:
         return _null_values(decisions, None)
+    made_by = f"{model.version} {config}" if config else model.version
     if decisions.height == 0:
-        return _null_values(decisions, model.version)
+        return _null_values(decisions, made_by)
     from recoup.strategy.capacity import Capacity
     from recoup.strategy.optimised import OptimisedDecider
     from recoup.strategy.response import ACTIONS
@@ -347,6 +352,7 @@ def annotate(
     decider = OptimisedDecider(model=model.models, capacity=Capacity(), state=state)
     if prices is not None:
         decider.prices = prices
+    decider.commission_bp = commission_bp
     if cost_weight is not None:
         decider.cost_weight = cost_weight
     fr = model_frame(frame)
@@ -406,7 +412,7 @@ def annotate(
         .with_columns(
             reasons=pl.concat_str(pl.col("reasons").fill_null(""), note),
             expected_value=ev,
-            value_model=pl.lit(model.version, pl.String),
+            value_model=pl.lit(made_by, pl.String),
         )
         .drop(cols.columns)
     )
@@ -418,22 +424,33 @@ def plan_optimised(
     state: AccountState,
     as_of: dt.date,
     capacity: Capacity,
+    *,
+    prices: Mapping[str, int] | None = None,
+    commission_bp: Mapping[str, int] | None = None,
+    windows: Mapping[Treatment, tuple[int, ...]] | None = None,
+    config: str | None = None,
 ) -> tuple[pl.DataFrame, Plan]:
     """The day's decisions by the optimised strategy (``Settings.planner = "optimised"``): the plan
     that maximises the total expected value within ``capacity`` and the message budget, the required
     notices kept (docs/strategy.md, "Optimised strategy"), in ``out/decisions``' columns with
     :data:`VALUE_COLUMNS`; and the kernel :class:`Plan` whose strategy document (the notice rows,
-    name ``optimised``) the messages and tasks are made with."""
+    name ``optimised``) the messages and tasks are made with. ``prices``, ``commission_bp`` and the
+    hours on duty (``windows``) are the lender's configuration (defaults when None); ``config`` (e.g.
+    ``prices@v2 capacity@v1``) follows the model's version in ``value_model``."""
     from recoup.strategy.kernel import DECISION_SCHEMA
     from recoup.strategy.kernel import Plan as KernelPlan
     from recoup.strategy.optimised import OptimisedDecider
 
-    decider = OptimisedDecider(model=model.models, capacity=capacity, state=state)
+    decider = OptimisedDecider(
+        model=model.models, capacity=capacity, state=state, commission_bp=commission_bp, windows=windows or {}
+    )
+    if prices is not None:
+        decider.prices = prices
     out = decider(model_frame(frame), as_of)
     cols = [pl.col(c).cast(t) for c, t in DECISION_SCHEMA.items()]
     decisions = out.select(
         *cols,
         pl.col("expected_value").cast(pl.Int64),
-        pl.lit(model.version, pl.String).alias("value_model"),
+        pl.lit(f"{model.version} {config}" if config else model.version, pl.String).alias("value_model"),
     )
     return decisions, KernelPlan(champion=decider.notices)

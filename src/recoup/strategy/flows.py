@@ -49,9 +49,8 @@ from recoup.lake.models import LakeImport
 from recoup.lake.store import Outputs
 from recoup.pii import PiiCipher, cipher_from_settings
 from recoup.portfolio.models import Borrower, CollectionAccount, ContactPoint
-from recoup.strategy import cycle_value
+from recoup.strategy import cycle_value, economics
 from recoup.strategy import kernel as strategy_kernel
-from recoup.strategy.capacity import Capacity
 from recoup.strategy.definition import MESSAGE_TREATMENTS, Strategy
 from recoup.strategy.kernel import Plan
 from recoup.strategy.service import load_plan
@@ -439,6 +438,9 @@ def plan_day(
     with sessions() as session:
         plan = load_plan(session=session)  # saves the default strategy as v1 on first use
         daily = without_sold(daily, session=session, as_of=as_of)
+        # The lender's prices and capacity for the day (version 0 = the defaults, nothing saved).
+        prices = economics.load_prices(session=session)
+        staffing = economics.load_capacity(session=session)
     customers = book.scan("borrowers").select("borrower_id", "customer_type").collect()
     frame = strategy_kernel.decision_frame(
         daily,
@@ -472,11 +474,20 @@ def plan_day(
             "(recoup strategy train-response) · 优化策略需要响应模型"
         )
     if optimised and model is not None and state is not None:
-        capacity = Capacity.for_book(daily.height)
-        decisions, plan = cycle_value.plan_optimised(frame, model, state, as_of, capacity)
+        config, capacity = f"{prices.label} {staffing.label}", staffing.capacity(daily.height)
+        decisions, plan = cycle_value.plan_optimised(
+            frame, model, state, as_of, capacity, prices=prices.treatments, windows=staffing.windows(),
+            commission_bp=prices.agency_commission_bp, config=config
+        )  # fmt: skip
     else:  # the strategy tables (also the optimised planner's day with no account in collections)
+        config = prices.label
         decisions = strategy_kernel.decide(frame, plan, as_of=as_of)
-        decisions = cycle_value.annotate(decisions, frame, model, as_of, state)
+        decisions = cycle_value.annotate(
+            decisions, frame, model, as_of, state, prices=prices.treatments,
+            commission_bp=prices.agency_commission_bp, config=config
+        )  # fmt: skip
+    if model is not None:
+        value_note = f"{value_note} {config}"
     cycle_value.add_value_columns(out.uri("decisions"))  # tables written before the columns
     version = out.replace("decisions", decisions, as_of=as_of)
     with sessions() as session:  # one transaction: every message and task of the day

@@ -7,14 +7,14 @@ Per account ``i`` in collections and treatment ``t`` of :data:`~recoup.strategy.
 
 with ``f`` the learned :class:`~recoup.strategy.response.ResponseModel` (net amount paid over the
 horizon per fen overdue, the agency's commission already deducted) and ``price_t`` the lender's price
-of the treatment (:data:`recoup.strategy.prices.TREATMENT_PRICES`; today the same numbers the twin
-charges). Infeasible pairs: a placement while one is
-running (a state, not a day's work). Capacities per treatment come from :class:`Capacity` (agents'
-minutes ÷ minutes per call — calls and plan offers share them, split by :meth:`OptimisedDecider._plan`
-— visits, robot calls, letters, placements); the message budget is the
-optimiser's budget over the message treatments (priced in fen). :func:`recoup.strategy.optimiser.optimise`
-plans the day with a certified gap; each decision carries its expected value, the runner-up and the
-binding constraint in ``reasons``.
+of the treatment (the ``prices`` configuration, :mod:`recoup.strategy.economics`; its defaults,
+:data:`recoup.strategy.prices.TREATMENT_PRICES`, are the numbers the twin charges). Infeasible
+pairs: a placement while one is running (a state, not a day's work). Capacities per treatment come
+from :class:`Capacity` (agents' minutes ÷ minutes per call — calls and plan offers share them, split
+by :meth:`OptimisedDecider._plan` — visits, robot calls, letters, placements); the message budget is
+the optimiser's budget over the message treatments (priced in fen).
+:func:`recoup.strategy.optimiser.optimise` plans the day with a certified gap; each decision carries
+its expected value, the runner-up and the binding constraint in ``reasons``.
 
 Required notices are not the optimiser's to choose: the baseline's ``required_notice`` rows (the
 notice before negative credit reporting on day 25) are evaluated first, exactly as in the default
@@ -43,7 +43,7 @@ from recoup.strategy.experiments import stable_uniform
 from recoup.strategy.kernel import Plan as KernelPlan
 from recoup.strategy.kernel import decide
 from recoup.strategy.optimiser import Plan, optimise
-from recoup.strategy.prices import price_list
+from recoup.strategy.prices import AGENCY_COMMISSION_BP, price_list
 from recoup.strategy.response import ACTIONS, AccountState, ResponseModels, decision_rows
 
 __all__ = ["COST_WEIGHT", "OPTIMISED_NAME", "OptimisedDecider", "notice_strategy"]
@@ -78,8 +78,16 @@ class OptimisedDecider:
     model: ResponseModels
     capacity: Capacity
     notices: Strategy = field(default_factory=notice_strategy)
-    #: The lender's price list per treatment (fen): :data:`recoup.strategy.prices.TREATMENT_PRICES`.
+    #: The lender's price list per treatment (fen): the ``prices`` configuration
+    #: (:mod:`recoup.strategy.economics`), by default :data:`recoup.strategy.prices.TREATMENT_PRICES`.
     prices: Mapping[str, int] = field(default_factory=price_list)
+    #: The agencies' commission (bp) by bucket, or None: the rate the model was trained under
+    #: (:data:`AGENCY_COMMISSION_BP`) for every account. The commission response is scaled by the
+    #: account's rate ÷ that rate, and the net response gains back what the commission no longer takes.
+    commission_bp: Mapping[str, int] | None = None
+    #: Local hours on duty per treatment (the ``capacity`` configuration): tasks are spread over these
+    #: (the learned best hours among them when any is); treatments absent keep their default window.
+    windows: Mapping[Treatment, tuple[int, ...]] = field(default_factory=dict)
     #: A total daily spend on treatments (fen), or None: then the optimiser's budget is the message
     #: budget alone. With it, the budget covers every treatment's price and each message treatment is
     #: capped at what the message budget buys of it (the loop still enforces the message budget).
@@ -106,6 +114,9 @@ class OptimisedDecider:
             learned = self.model.hours.get(t.value)
             if not learned and t is Treatment.PLAN_OFFER:  # an offer is an agent's call
                 learned = self.model.hours.get(Treatment.AGENT_CALL.value)
+            duty = self.windows.get(t)
+            if duty:  # people work only when on duty: the learned hours among those, else all of them
+                learned = [h for h in (learned or []) if h in duty] or list(duty)
             if learned:
                 options = np.asarray(learned, dtype=np.int64)
                 hour[m] = options[np.floor(u[m] * options.shape[0]).astype(np.int64)]
@@ -178,6 +189,15 @@ class OptimisedDecider:
         ratio = self.model.net.value_matrix(base)
         comm = self.model.commission.value_matrix(base)
         overdue = frame.get_column("overdue_amount").cast(pl.Float64).to_numpy()
+        if self.commission_bp is not None and "bucket" in frame.columns:
+            # The model's commission is at AGENCY_COMMISSION_BP; at the bucket's rate the agency takes
+            # scale × that, and what it no longer takes stays with the lender (the net response).
+            rate = frame.get_column("bucket").replace_strict(
+                dict(self.commission_bp), default=AGENCY_COMMISSION_BP, return_dtype=pl.Float64
+            )
+            scale = (rate.fill_null(AGENCY_COMMISSION_BP) / AGENCY_COMMISSION_BP).to_numpy()[:, None]
+            ratio = ratio + comm * (1.0 - scale)
+            comm = comm * scale
         price = np.array([float(self.prices.get(t.value, 0)) for t in ACTIONS])
         # Expected cost of t beyond no_action: its price and the extra commission it brings.
         extra = price[None, :] + np.maximum(comm - comm[:, :1], 0.0) * overdue[:, None]

@@ -1,10 +1,10 @@
 """The lender's price list: what one treatment costs, in fen, as the optimised strategy and the cycle's
 expected values charge it (docs/strategy.md, "Optimised strategy").
 
-These are production's own numbers, not read from the digital twin: today they equal the twin's default
-costs (``recoup.simulate.defaults``; a test keeps the two in step), so the optimiser's results are
-unchanged. Issue 14, item 5 makes them versioned configuration (a ``configs`` kind the lender edits,
-with capacity and the agencies' commission by bucket) that the cycle and the twin both read.
+These are production's own numbers, not read from the digital twin: they equal the twin's default
+costs (``recoup.simulate.defaults``; a test keeps the two in step). They are the **defaults** of the
+versioned ``prices`` configuration the lender edits (:mod:`recoup.strategy.economics`, ``recoup config
+prices``), which the cycle and the twin both read: until a version is saved, nothing changes.
 """
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ from types import MappingProxyType
 
 from recoup.contact.vocab import Treatment
 
-__all__ = ["TREATMENT_PRICES", "price_list"]
+__all__ = ["AGENCY_COMMISSION_BP", "TREATMENT_PRICES", "price_list"]
+
+#: The agencies' commission (basis points of what they collect) the response model was trained under
+#: (the twin's ``agency_placement.commission_bp``; a test keeps them equal): the default of every bucket,
+#: and the rate a bucket's configured commission is scaled against.
+AGENCY_COMMISSION_BP = 2_500
 
 #: Fen per treatment (one message, one call, one visit …). An agency placement costs nothing up front:
 #: the agency is paid a commission on what it collects, which the response model predicts.

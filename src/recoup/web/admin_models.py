@@ -12,17 +12,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from recoup import labels_domain
 from recoup.errors import RecoupError
 from recoup.scoring.models import ModelVersion
 from recoup.scoring.registry import do_promote, get_version, list_versions
 from recoup.web.admin_home import Activator, AdminViewer, admin_page, done, flash
 from recoup.web.deps import DbSession
-from recoup.web.labels import N_
 from recoup.web.pages import redirect, tr
 
 router = APIRouter(include_in_schema=False)
 
-STATUS_LABELS = {"candidate": N_("candidate"), "champion": N_("champion"), "retired": N_("retired")}
+STATUS_LABELS = labels_domain.MODEL_STATUS
 
 
 def summary(row: ModelVersion) -> dict[str, Any]:

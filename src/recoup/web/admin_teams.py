@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from recoup import labels_domain
 from recoup.auth.service import list_users
 from recoup.cases import people
 from recoup.cases.models import Team
@@ -21,19 +22,11 @@ from recoup.errors import ConflictError, NotFoundError, RecoupError
 from recoup.web.admin_home import AdminViewer, UserManager, admin_page, done, error_page
 from recoup.web.admin_users import WORKER_KIND_LABELS
 from recoup.web.deps import DbSession
-from recoup.web.labels import N_
 from recoup.web.pages import tr
 
 router = APIRouter(include_in_schema=False)
 
-TEAM_KIND_LABELS = {
-    "collection": N_("collection"),
-    "field": N_("field visits"),
-    "skip_trace": N_("skip tracing"),
-    "legal": N_("legal"),
-    "verification": N_("verification"),
-    "agency": N_("agency"),
-}
+TEAM_KIND_LABELS = labels_domain.TEAM_KIND
 
 
 def _list_context(session: Session) -> dict[str, Any]:

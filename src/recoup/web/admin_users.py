@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from recoup import labels_domain
 from recoup.auth import accounts
 from recoup.auth.models import AppUser, Role
 from recoup.auth.service import (
@@ -31,25 +32,10 @@ from recoup.web.pages import tr
 
 router = APIRouter(include_in_schema=False)
 
-ROLE_LABELS = {
-    "admin": N_("administrator"),
-    "manager": N_("manager"),
-    "analyst": N_("strategy analyst"),
-    "team_lead": N_("team lead"),
-    "collector": N_("collector"),
-    "field_agent": N_("field agent"),
-    "legal": N_("legal officer"),
-    "compliance": N_("compliance officer"),
-    "agency": N_("agency user"),
-    "auditor": N_("auditor (read-only)"),
-}
+ROLE_LABELS = labels_domain.ROLE
 LOCALE_LABELS = {"zh_CN": "中文", "en": "English"}
 SKILL_LABELS = {"language": N_("Languages"), "product": N_("Products"), "region": N_("Regions")}
-WORKER_KIND_LABELS = {
-    "collector": N_("collector"),
-    "field_agent": N_("field agent"),
-    "agency": N_("agency staff"),
-}
+WORKER_KIND_LABELS = labels_domain.WORKER_KIND
 
 
 def _roles(session: Session) -> list[Role]:

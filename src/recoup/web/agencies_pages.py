@@ -17,6 +17,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from recoup import labels_domain
 from recoup.agencies import ranking, recall, register, staff, statements
 from recoup.agencies.kernel import band_ranges
 from recoup.agencies.models import Agency, Placement
@@ -37,37 +38,9 @@ AgencyReader = Annotated[AppUser, require_page("case.view")]
 AgencyWorker = Annotated[AppUser, require_page("case.work")]
 _FLASH: Final = "flash"
 
-STATUS_LABELS: Final = {
-    "candidate": N_("candidate"),
-    "whitelisted": N_("white-listed"),
-    "suspended": N_("suspended"),
-    "removed": N_("removed from the list"),
-    "pending_notice": N_("awaiting the borrower's notice"),
-    "active": N_("placed"),
-    "recalled": N_("recalled"),
-    "cancelled": N_("cancelled"),
-    "issued": N_("issued"),
-    "confirmed": N_("confirmed by both sides"),
-}
-PROBLEM_LABELS: Final = {
-    "not_whitelisted": N_("not on the white list"),
-    "review_overdue": N_("yearly review overdue"),
-    "no_pipl_contract": N_("no PIPL processing contract"),
-    "no_contract": N_("no service contract in force"),
-    "no_trained_staff": N_("no trained staff"),
-}
-REASON_LABELS: Final = {
-    "expired": N_("expired"),
-    "complaint": N_("complaint"),
-    "death": N_("death"),
-    "lawsuit": N_("lawsuit"),
-    "stopped": N_("collection stopped"),
-    "closed": N_("case closed"),
-    "delisted": N_("agency removed from the list"),
-    "manual": N_("by decision"),
-    "notice": N_("the notice could not be sent"),
-    "no_staff": N_("no trained staff"),
-}
+STATUS_LABELS: Final = labels_domain.AGENCY_STATUS
+PROBLEM_LABELS: Final = labels_domain.AGENCY_PROBLEM
+REASON_LABELS: Final = labels_domain.RECALL_REASON
 
 
 def flash(request: Request, message: str, *, error: bool = False) -> None:

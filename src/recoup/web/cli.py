@@ -161,12 +161,16 @@ def run_server(host: str, port: int, log_level: str = "info", workers: int = 1) 
     settings = get_settings()
     url = _url(host, port)
     everywhere = host in ("0.0.0.0", "::")
-    typer.echo(
-        f"recoup on {url}{' (all interfaces)' if everywhere else ''} (sign in at {url}/login) · "
-        f"recoup 服务地址：{url}{'（所有网卡）' if everywhere else ''}（登录：{url}/login）"
+    from recoup.i18n import _
+
+    text = (
+        _("recoup on {url} (all interfaces) (sign in at {url}/login)")
+        if everywhere
+        else _("recoup on {url} (sign in at {url}/login)")
     )
-    typer.echo(f"OpenAPI: {url}/openapi.json · docs {url}/api/docs · 接口文档：{url}/api/docs")
-    typer.echo("Press Ctrl+C to stop · 按 Ctrl+C 停止")
+    typer.echo(text.format(url=url))
+    typer.echo(_("OpenAPI: {url}/openapi.json · docs {url}/api/docs").format(url=url))
+    typer.echo(_("Press Ctrl+C to stop"))
     try:
         if workers > 1:
             # Worker processes build the app themselves from the same environment (settings).

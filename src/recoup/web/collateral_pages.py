@@ -15,13 +15,13 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
+from recoup import labels_domain
 from recoup.auth.models import AppUser
 from recoup.collateral import disposal as disposals
 from recoup.collateral import service as collateral
 from recoup.collateral.models import CollateralItem
 from recoup.errors import RecoupError, parse_day
 from recoup.web.deps import DbId, DbSession
-from recoup.web.labels import N_
 from recoup.web.legal_common import flash, minor, take_flash, today_of
 from recoup.web.pages import redirect, settings_of, tr
 from recoup.web.session import require_page
@@ -32,37 +32,10 @@ router = APIRouter(include_in_schema=False)
 Lawyer = Annotated[AppUser, require_page("legal.manage")]
 Approver = Annotated[AppUser, require_page("plan.approve")]
 
-KIND_LABELS: Final = {
-    "vehicle": N_("vehicle"),
-    "property": N_("property"),
-    "equipment": N_("equipment"),
-    "deposit": N_("deposit"),
-    "receivable": N_("receivable"),
-    "other": N_("other"),
-}
-STATUS_LABELS: Final = {
-    "held": N_("held"),
-    "repossessed": N_("repossessed"),
-    "disposed": N_("disposed"),
-    "released": N_("released"),
-    "requested": N_("awaiting approval"),
-    "approved": N_("approved"),
-    "rejected": N_("rejected"),
-    "completed": N_("completed"),
-    "cancelled": N_("cancelled"),
-}
-METHOD_LABELS: Final = {
-    "auction": N_("auction"),
-    "sale": N_("sale"),
-    "amc_transfer": N_("transfer to an asset-management company"),
-}
-SOURCE_LABELS: Final = {
-    "extract": N_("extract"),
-    "appraisal": N_("appraisal"),
-    "market": N_("market price"),
-    "auction": N_("auction"),
-    "manual": N_("entered by hand"),
-}
+KIND_LABELS: Final = labels_domain.COLLATERAL_KIND
+STATUS_LABELS: Final = labels_domain.COLLATERAL_STATUS
+METHOD_LABELS: Final = labels_domain.DISPOSAL_METHOD
+SOURCE_LABELS: Final = labels_domain.VALUATION_SOURCE
 
 
 def _labels() -> dict[str, Any]:

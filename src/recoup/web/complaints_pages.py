@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from recoup import labels_domain
 from recoup.auth.models import AppUser
 from recoup.auth.service import get_user
 from recoup.complaints import holds, kernel, register, service
@@ -36,7 +37,7 @@ router = APIRouter(include_in_schema=False)
 
 Handler = Annotated[AppUser, require_page("complaint.handle")]
 
-KIND_LABELS: Final = {"complaint": N_("complaint"), "dispute": N_("dispute")}
+KIND_LABELS: Final = labels_domain.COMPLAINT_KIND
 SOURCE_LABELS: Final = {
     Source.REGULATOR_12378.value: N_("12378 referral (financial regulator)"),
     Source.REGULATOR_12363.value: N_("12363 referral (central bank)"),
@@ -80,12 +81,7 @@ TAB_LABELS: Final = {
     "closed": N_("Closed"),
     "all": N_("All"),
 }
-STATUS_LABELS: Final = {
-    "open": N_("open"),
-    "overdue": N_("overdue"),
-    "closed": N_("closed"),
-    "all": N_("all"),
-}
+STATUS_LABELS: Final = labels_domain.COMPLAINT_STATUS
 EVENT_LABELS: Final = {
     "opened": N_("registered"),
     "assigned": N_("handler assigned"),
@@ -97,12 +93,7 @@ EVENT_LABELS: Final = {
     "hold_lift_rejected": N_("lift of the hold rejected"),
     "resolved": N_("resolved"),
 }
-ORIGIN_LABELS: Final = {
-    "complaint": N_("complaint"),
-    "stop": N_("case stop"),
-    "opt_out": N_("opt-out reply"),
-    "manual": N_("placed by hand"),
-}
+ORIGIN_LABELS: Final = labels_domain.HOLD_ORIGIN
 LIFT_LABELS: Final = {
     "requested": N_("awaiting approval"),
     "approved": N_("lifted"),

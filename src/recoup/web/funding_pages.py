@@ -14,6 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 
+from recoup import labels_domain
 from recoup.auth.models import AppUser
 from recoup.errors import MoneyError, RecoupError, parse_day
 from recoup.funding import service as funding
@@ -21,7 +22,6 @@ from recoup.funding.service import FundingInputError
 from recoup.legal.limitation import lake_payments
 from recoup.money import parse_rate_bp
 from recoup.web.deps import DbSession
-from recoup.web.labels import N_
 from recoup.web.legal_common import flash, minor, take_flash, today_of
 from recoup.web.pages import redirect, settings_of, tr
 from recoup.web.session import require_page
@@ -33,14 +33,8 @@ Reader = Annotated[AppUser, require_page("report.view")]
 Editor = Annotated[AppUser, require_page("config.edit")]
 Lawyer = Annotated[AppUser, require_page("legal.manage")]
 
-KIND_LABELS: Final = {
-    "own": N_("lender's own money"),
-    "bank": N_("bank"),
-    "trust": N_("trust"),
-    "guarantor": N_("guarantor company"),
-    "unregistered": N_("not registered"),
-}
-SOURCE_LABELS: Final = {"extract": N_("extract (first sight)"), "payout": N_("guarantor payout")}
+KIND_LABELS: Final = labels_domain.FUNDER_KIND
+SOURCE_LABELS: Final = labels_domain.CREDITOR_SOURCE
 
 
 def _month(text: str | None, today: dt.date) -> tuple[dt.date, dt.date]:

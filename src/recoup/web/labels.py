@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from recoup import labels_domain
 from recoup.cases.contact_log import LogResult
 
 
@@ -45,14 +46,7 @@ STATE_LABELS = {
     "closed": N_("closed"),
     "archived": N_("archived"),
 }
-PROMISE_LABELS = {
-    "pending": N_("pending"),
-    "kept": N_("kept"),
-    "partially_kept": N_("partially kept"),
-    "broken": N_("broken"),
-    "rescheduled": N_("rescheduled"),
-    "not_counted": N_("not counted"),
-}
+PROMISE_LABELS = labels_domain.PROMISE_STATUS
 ROLE_LABELS = {
     "self": N_("borrower"),
     "debtor": N_("borrower"),

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from recoup import labels_domain
 from recoup.auth.models import AppUser
 from recoup.cases.access import get_visible_case
 from recoup.errors import NotFoundError, RecoupError
@@ -35,37 +36,9 @@ router = APIRouter(include_in_schema=False)
 
 Lawyer = Annotated[AppUser, require_page("legal.manage")]
 
-STAGE_LABELS: Final = {
-    "assessment": N_("assessment"),
-    "lawyer_letter": N_("lawyer's letter"),
-    "pre_suit_mediation": N_("pre-suit mediation"),
-    "batch_suit": N_("batch suit"),
-    "payment_order": N_("payment order"),
-    "judicial_confirmation": N_("judicial confirmation"),
-    "suit": N_("suit"),
-    "hearing": N_("hearing"),
-    "judgment": N_("judgment"),
-    "enforcement": N_("enforcement"),
-    "result": N_("result"),
-}
-RESULT_LABELS: Final = {
-    "paid": N_("paid in full"),
-    "partly_recovered": N_("partly recovered"),
-    "settled": N_("settled"),
-    "uncollectable": N_("won, nothing to enforce"),
-    "lost": N_("lost"),
-    "withdrawn": N_("withdrawn"),
-    "not_pursued": N_("not pursued"),
-}
-COST_LABELS: Final = {
-    "court_fee": N_("court fee"),
-    "lawyer_fee": N_("lawyer's fee"),
-    "preservation": N_("preservation fee"),
-    "enforcement": N_("enforcement fee"),
-    "announcement": N_("announcement fee"),
-    "service": N_("service of documents"),
-    "other": N_("other"),
-}
+STAGE_LABELS: Final = labels_domain.LEGAL_STAGE
+RESULT_LABELS: Final = labels_domain.LEGAL_RESULT
+COST_LABELS: Final = labels_domain.LEGAL_COST
 DOCUMENT_LABELS: Final = {
     "lawyer_letter": N_("lawyer's letter"),
     "complaint": N_("statement of claim"),
@@ -78,16 +51,7 @@ DOCUMENT_LABELS: Final = {
     "enforcement": N_("enforcement document"),
     "other": N_("other"),
 }
-DEADLINE_LABELS: Final = {
-    "mediation_ends": N_("mediation period ends"),
-    "objection_window": N_("objection window ends"),
-    "hearing": N_("hearing"),
-    "evidence": N_("evidence deadline"),
-    "appeal_window": N_("appeal window ends"),
-    "enforcement_application": N_("apply for enforcement by"),
-    "review": N_("decide the route"),
-    "other": N_("other"),
-}
+DEADLINE_LABELS: Final = labels_domain.LEGAL_DEADLINE
 #: The basis of the deadlines the stage table sets (its ``basis`` text, in the reader's language).
 BASIS_LABELS: Final = {
     "review": N_("internal: decide the route within 30 days"),

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
+from recoup import labels_domain
 from recoup.auth.models import AppUser
 from recoup.auth.service import has_permission
 from recoup.cases.access import get_visible_case
@@ -38,17 +39,8 @@ router = APIRouter(include_in_schema=False)
 Lawyer = Annotated[AppUser, require_page("legal.manage")]
 Approver = Annotated[AppUser, require_page("plan.approve")]
 
-STATUS_LABELS: Final = {
-    "requested": N_("awaiting approval"),
-    "approved": N_("approved"),
-    "rejected": N_("rejected"),
-    "cancelled": N_("cancelled"),
-    "transferred": N_("transferred"),
-}
-NOTICE_LABELS: Final = {
-    "queued": N_("notice queued"),
-    "no_address": N_("no address: notify by announcement"),
-}
+STATUS_LABELS: Final = labels_domain.SALE_STATUS
+NOTICE_LABELS: Final = labels_domain.SALE_NOTICE
 RECOVERY_LABELS: Final = {
     RecoveryKind.COLLECTIONS.value: N_("collections"),
     RecoveryKind.AFTER_WRITE_OFF.value: N_("recovered after write-off"),

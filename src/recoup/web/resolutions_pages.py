@@ -16,7 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from recoup import money
+from recoup import labels_domain, money
 from recoup.auth.models import AppUser
 from recoup.auth.service import has_permission
 from recoup.cases.access import get_visible_case
@@ -40,18 +40,8 @@ from recoup.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-KIND_LABELS: Final = {"plan": N_("repayment plan"), "waiver": N_("waiver"), "settlement": N_("settlement")}
-STATUS_LABELS: Final = {
-    "pending": N_("awaiting approval"),
-    "active": N_("in force"),
-    "rejected": N_("rejected"),
-    "withdrawn": N_("withdrawn"),
-    "honoured": N_("honoured"),
-    "lapsed": N_("lapsed"),
-    "broken": N_("broken"),
-    "paid": N_("paid"),
-    "missed": N_("missed"),
-}
+KIND_LABELS: Final = labels_domain.RESOLUTION_KIND
+STATUS_LABELS: Final = labels_domain.RESOLUTION_STATUS
 PART_LABELS: Final = {
     "penalty": N_("Penalty interest"),
     "fee": N_("Fees"),

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
+from recoup import labels_domain
 from recoup.auth.models import AppUser
 from recoup.web.deps import DbSession
-from recoup.web.labels import N_
 from recoup.web.session import require_page
 from recoup.web.templating import render
 from recoup.writeback.models import WritebackInstruction
@@ -23,20 +23,8 @@ router = APIRouter(include_in_schema=False)
 
 Viewer = Annotated[AppUser, require_page("report.view")]
 
-STATUS_LABELS: Final = {
-    "pending": N_("not yet sent"),
-    "sent": N_("sent, awaiting the extract"),
-    "confirmed": N_("confirmed"),
-    "rejected": N_("rejected by the core system"),
-    "stale": N_("stale: not confirmed in time"),
-}
-KIND_LABELS: Final = {
-    "waiver": N_("waiver"),
-    "plan": N_("repayment plan"),
-    "interest_freeze": N_("interest freeze"),
-    "write_off": N_("write-off"),
-    "manual_receipt": N_("manual receipt"),
-}
+STATUS_LABELS: Final = labels_domain.WRITEBACK_STATUS
+KIND_LABELS: Final = labels_domain.WRITEBACK_KIND
 TAGS: Final = {"confirmed": "ok", "rejected": "bad", "stale": "bad", "sent": "", "pending": "must"}
 
 

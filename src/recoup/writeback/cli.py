@@ -21,6 +21,8 @@ import typer
 from recoup.config import get_settings
 from recoup.db import upgraded_session
 from recoup.errors import parse_day
+from recoup.i18n import _
+from recoup.labels_domain import writeback_kind_label, writeback_status_label
 from recoup.legal.cli import BY, JSON, acting_user, amount, console, emit, table, today, yuan
 
 __all__ = ["app"]
@@ -51,25 +53,22 @@ def _row(r: Any) -> dict[str, Any]:
     }
 
 
-_HEADERS = ["id", "kind\n类型", "loan\n借据", "date\n日期", "amount\n金额", "status\n状态", "note\n说明"]
-
-
 def _print(title: str, rows: list[dict[str, Any]]) -> None:
     if not rows:
-        typer.echo("no instruction / 暂无回写指令")
+        typer.echo(_("no instruction"))
         return
     table(
         title,
-        _HEADERS,
+        ["ID", _("Kind"), _("Loan"), _("Date"), _("Amount"), _("Status"), _("Note")],
         [
             [
                 r["instruction_id"],
-                r["kind"],
+                writeback_kind_label(r["kind"]),
                 r["loan_id"],
                 r["business_date"],
                 r["amount"],
-                r["status"],
-                r["reason"] or (f"stale since {r['stale_on']}" if r["stale_on"] else ""),
+                writeback_status_label(r["status"]),
+                r["reason"] or (_("stale since {day}").format(day=r["stale_on"]) if r["stale_on"] else ""),
             ]
             for r in rows
         ],
@@ -99,7 +98,8 @@ def export_cmd(
     if as_json:
         emit({"export": data})
         return
-    typer.echo(f"{res.count} instruction(s) → {res.csv} ({res.newly_sent} newly sent) / 已导出")
+    text = _("{n} instruction(s) → {path} ({sent} newly sent)")
+    typer.echo(text.format(n=res.count, path=res.csv, sent=res.newly_sent))
 
 
 @app.command("ack")
@@ -113,10 +113,8 @@ def ack_cmd(file: Path = typer.Argument(..., help="id,status,reason CSV"), as_js
     if as_json:
         emit({"ack": data})
         return
-    typer.echo(
-        f"rejected {len(rep.rejected)}, accepted {len(rep.accepted)}, ignored {len(rep.ignored)} "
-        "/ 驳回、接受、忽略"
-    )
+    text = _("rejected {rejected}, accepted {accepted}, ignored {ignored}")
+    typer.echo(text.format(rejected=len(rep.rejected), accepted=len(rep.accepted), ignored=len(rep.ignored)))
 
 
 @app.command("reconcile")
@@ -146,10 +144,11 @@ def reconcile_cmd(
     if as_json:
         emit({"reconcile": data})
         return
-    typer.echo(
-        f"{day}: checked {rep.checked} · confirmed {len(rep.confirmed)} · rejected {len(rejected)} · "
-        f"stale {len(rep.stale)} · pending {len(rep.pending)} / 已确认、驳回、超期、待确认"
+    text = _(
+        "checked {checked} · confirmed {confirmed} · rejected {rejected} · stale {stale} · pending {pending}"
     )
+    counts = {"confirmed": len(rep.confirmed), "stale": len(rep.stale), "pending": len(rep.pending)}
+    typer.echo(f"{day}: " + text.format(checked=rep.checked, rejected=len(rejected), **counts))
 
 
 @app.command("list")
@@ -168,7 +167,7 @@ def list_cmd(
     if as_json:
         emit({"instructions": rows})
         return
-    _print("Write-back instructions / 回写指令", rows)
+    _print(_("Write-back instructions"), rows)
 
 
 @app.command("exceptions")
@@ -186,7 +185,7 @@ def exceptions_cmd(
     if as_json:
         emit({"exceptions": rows, **({"xlsx": str(xlsx)} if xlsx else {})})
         return
-    _print("Write-back exceptions / 回写异常", rows)
+    _print(_("Write-back exceptions"), rows)
 
 
 def _xlsx(rows: list[dict[str, Any]], path: Path) -> None:
@@ -235,7 +234,9 @@ def freeze_cmd(
     if as_json:
         emit({"instruction": out})
         return
-    console.print(f"{out['instruction_id']}: interest freeze on {loan} from {day} / 停息指令已生成")
+    console.print(
+        _("{id}: interest freeze on {loan} from {day}").format(id=out["instruction_id"], loan=loan, day=day)
+    )
 
 
 @app.command("receipt")
@@ -270,4 +271,5 @@ def receipt_cmd(
     if as_json:
         emit({"instruction": out})
         return
-    console.print(f"{out['instruction_id']}: receipt {out['amount']} on {loan} / 收款指令已生成")
+    text = _("{id}: receipt {amount} on {loan}")
+    console.print(text.format(id=out["instruction_id"], amount=out["amount"], loan=loan))
