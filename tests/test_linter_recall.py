@@ -139,7 +139,7 @@ def test_the_sets_are_not_copied_from_the_tuning_material() -> None:
 #: Each round as measured once, before anything was tuned on it: (caught, abusive, flagged, lawful). The
 #: table in docs/contact-content.md shows the same figures. A round is tuning material once measured, so its
 #: figures are history; only the latest round describes the linter as it is.
-MEASURED = {1: (27, 72, 5, 68), 2: (28, 67, 7, 64), 3: (67, 70, 9, 74)}
+MEASURED = {1: (27, 72, 5, 68), 2: (28, 67, 7, 64), 3: (67, 70, 9, 74), 4: (66, 70, 13, 72)}
 
 
 @pytest.mark.parametrize("rnd", ROUNDS)
@@ -154,7 +154,7 @@ def test_round_figures(rnd: int) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="not met: round 3 (fresh, unseen) measured recall 67/70 = 0.957, false alarms 9/74 = 0.122",
+    reason="not met: round 4 (fresh, unseen) measured recall 66/70 = 0.943, false alarms 13/72 = 0.181",
 )
 def test_acceptance_on_the_latest_round() -> None:
     """Issue 15: recall >= 0.9 with false alarms <= 0.1 on a fresh set never used for tuning."""

@@ -151,7 +151,8 @@ _VETO = re.compile(
             r"\b(?:we|our (?:staf|agents?|colectors?|ofice|company|team|representatives?)|debt colectors?|"
             r"colectors?|no one|nobody)(?: from [a-z ]{1,30})? "
             r"(?:wil |would |do |does |can |may |must |are |is )?"
-            r"(?:never|not|canot|can not|cant|wont|dont|doesnt|arent|isnt)\b[^|]{0,40}\b(?:arest\w*|jail\w*|"
+            r"(?:never|not|canot|can not|cant|wont|dont|doesnt|arent|isnt)\b[^|]{0,60}"
+            r"\b(?:arest\w*|detain\w*|jail\w*|"
             r"prison\w*|police|criminal|crime|workplace|employer|boss|cowork\w*|neighbou?rs?|family|relatives)",
             r"\b(?:is not|isnt|not) a (?:crime|criminal (?:ofence|ofense|mater))",
             r"\b(?:canot|cant|wil not|wont) be (?:arested|jailed)|\bno one is going to jail",
@@ -168,17 +169,38 @@ _VETO = re.compile(
             r"\bif you\w* (?:are |re )?(?:concerned|woried|afraid|scared|fel unsafe|in danger)[^|]{0,30}"
             r"\b(?:contact|cal|dial)\b[^|]*",
             r"\b(?:police|law enforcement|cops) (?:have|has) nothing to do with\b",
+            # Third parties' false claims, reported to be refuted or warned against.
+            r"\b(?:scam|fraud|warning|alert|beware)\b[^|]{0,30}"
+            r"\b(?:someone|people|calers?|fraudsters?|criminals?) (?:is |are )?"
+            r"(?:posing|pretending)\b[^|]{0,60}",
+            r"\bsome (?:calers|colectors|people|companies|agencies|websites) "
+            r"(?:claim|say|may claim|wil claim|might say|wil tel you)\b[^|]{0,60}",
+            # A visit the reader asked for or agreed to.
+            r"\bas (?:agred|you requested|requested|arranged)\b"
+            r"(?![^|]*\b(?:break|hurt|beat|kil|smash|burn|legs?|knees?|regret|sory|or else|teach)\b)"
+            r"[^|]{0,40}\b(?:stop by|drop by|visit|come (?:by|to|over)|met you|se you)\b",
             r"\b(?:hurt|harm|damage|afect|lower)\w* your credit (?:score|report|rating|history|record)\b",
             r"\byour (?:employer|boss|family|coworkers|neighbou?rs|relatives) (?:wil not|wont|wil never) be "
             r"(?:contacted|told|informed|caled)\b",
             # Chinese: reassurance, anti-fraud warnings, reporting misconduct or a crime
             r"(?<!以为)(?:我司|我们|本公司|本平台|我行|公司|工作人员|催收人员|催收员|客服|任何人|谁都)[^|]{0,8}"
             r"(?:不会|绝不|从不|决不|不得|禁止|严禁|不允许|无权|不能)[^|]{0,12}"
-            r"(?:坐牢|抓人|被抓|拘留|报警|上门|联系单位|联系您的?(?:家人|单位|同事)|公检法|犯罪|刑事|威胁|辱骂|恐吓)",
+            r"(?:坐牢|抓人|被抓|拘留|强制措施|报警|上门|联系单位|联系您的?(?:家人|单位|同事)|公检法|犯罪|刑事|威胁|辱骂|恐吓)",
             r"(?:(?:有人|不法分子|骗子|诈骗分子)冒充|冒充[^|]{0,12}(?:诈骗|骗局)|谨防|甄别|反诈|安全账户|诈骗团伙|诈骗电话|诈骗短信|"
             r"的都是诈骗|一律是诈骗)",
             r"(?:威胁|辱骂|恐吓|骚扰)[^|]{0,10}(?:投诉|举报|报警|监督)",
-            r"(?:报案回执|就近派出所报案|向警方报案|向公安机关报案|先报警|拨打110|打110)",
+            # "我们已经向警方报案了" is the collector's own threat, not advice to the reader.
+            r"(?:报案回执|就近派出所报案|(?<!已经)(?<!已)(?<!我们)(?<!我司)(?<!会)(?<!将)向(?:警方|公安机关)报案|先报警|"
+            r"拨打110|打110)",
+            r"(?:我司|我们|本公司|本平台|催收人员|催收机构|催收公司|工作人员)(?:不是|并非|不属于)"
+            r"(?:公安机关|公安|警方|警察|法院|司法机关|执法机关|执法部门)",
+            r"(?:如|若|如果)(?:您)?(?:发现|遇到|遭遇|看到)[^|]{0,40}(?:向|到)[^|]{0,6}(?:公安机关|派出所|警方)"
+            r"(?:报案|反映|举报|求助)",
+            # What a court may do after a judgment the debtor ignores, explained as the court's decision.
+            r"(?:判决|裁判|裁定|调解书?)(?:已经|已)?(?:生效|确定)后[^|]{0,12}(?:不履行|未履行|拒不履行)的?(?:人民)?法院"
+            r"(?![^|]*(?:全家|家人|一辈子|永久|终身|我们就|我司就|我们会|我司会))[^|]{0,40}",
+            # A friendly wish with its ordinary reason (the season, the weather), not a veiled threat.
+            r"注意安全(?:年底|节前|节假日|假期|天冷|降温|下雨|下雪|路滑|雾大)",
             r"(?<!以为)(?<!以为你)(?<!以为您)不会(?:因此|因为欠款|因为逾期)?(?:被|坐牢|判刑)[^|]{0,8}",
             r"(?:请|建议|您可以|可以|可)(?:您)?(?:先|及时|立即)?(?:向|到)[^|]{0,6}(?:公安机关|派出所|警方)(?:报案|反映|举报)",
             r"(?:不要|切勿|请勿|千万别)相信[^|]{0,30}|任何要求您[^|]{0,20}的都是诈骗",
