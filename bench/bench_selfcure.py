@@ -54,6 +54,7 @@ import numpy as np
 import polars as pl
 
 from recoup.delinquency.kernel import PREV_COLUMNS, delinquency
+from recoup.evaluation.lake_view import epoch_dates, static_loans
 from recoup.scoring import table
 from recoup.scoring.defaults import default_monotone
 from recoup.scoring.estimators import GBMClassifier
@@ -78,43 +79,7 @@ def peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
 
-def _dates(days: np.ndarray) -> pl.Series:
-    """Epoch days → Date; negative (never) → null."""
-    s = pl.Series(days.astype(np.int32))
-    return pl.select(pl.when(s >= 0).then(s).cast(pl.Date)).to_series()
-
-
 # --- the book as of the simulator's day, typed as the lake holds it (integer ids: loan i, borrower b) ---
-
-
-def static_loans(st: State) -> pl.DataFrame:
-    """The loan columns that never change, for every loan the world will disburse (row i = loan i)."""
-    pop, prods = st.pop, st.params.products
-    frame = pl.DataFrame(
-        {
-            "loan_id": np.arange(st.n, dtype=np.int64),
-            "borrower_id": pop.owner.astype(np.int64),
-            "pc": pop.product.astype(np.int64),
-            "term": pop.term.astype(np.int64),
-            "principal": pop.principal.astype(np.int64),
-            "disbursement_date": _dates(pop.disbursed),
-            "funding_partner": pl.Series(pop.funder.tolist(), dtype=pl.String),
-        }
-    )
-    return frame.select(
-        "loan_id",
-        "borrower_id",
-        pl.col("pc")
-        .replace_strict({i: p.product_type for i, p in enumerate(prods)}, return_dtype=pl.String)
-        .alias("product_type"),
-        pl.concat_str(
-            pl.col("pc").replace_strict({i: p.code for i, p in enumerate(prods)}, return_dtype=pl.String),
-            pl.col("term").cast(pl.String).str.zfill(2),
-        ).alias("product_code"),
-        pl.when(pl.col("funding_partner") != "").then(pl.col("funding_partner")).alias("funding_partner"),
-        "principal",
-        "disbursement_date",
-    )
 
 
 def book_frames(st: State, static: pl.DataFrame, idx: np.ndarray) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -131,10 +96,10 @@ def book_frames(st: State, static: pl.DataFrame, idx: np.ndarray) -> tuple[pl.Da
         {
             "loan_id": led.loan[rows],
             "seq": led.seq[rows],
-            "due_date": _dates(led.due_day[rows]),
+            "due_date": epoch_dates(led.due_day[rows]),
             **{f"{p}_due": due[:, j] for j, p in enumerate(LEDGER_PARTS)},
             **{f"{p}_paid": paid[:, j] for j, p in enumerate(LEDGER_PARTS)},
-            "last_paid_date": _dates(led.last_paid[rows]),
+            "last_paid_date": epoch_dates(led.last_paid[rows]),
         }
     )
     return loans, inst
@@ -161,7 +126,7 @@ def _new_payments(st: State, log: _Growing) -> None:
             {
                 "payment_id": np.arange(log.seen, log.seen + loan.size, dtype=np.int64),
                 "loan_id": loan.astype(np.int64),
-                "received_date": _dates(day),
+                "received_date": epoch_dates(day),
                 "amount": amount.astype(np.int64),
                 "reverses": pl.Series([None] * loan.size, dtype=pl.Int64),  # the twin never reverses
             }
@@ -176,7 +141,7 @@ def _new_bureau(st: State, log: _Growing) -> None:
             pl.DataFrame(
                 {
                     "borrower_id": b.astype(np.int64),
-                    "report_date": _dates(day),
+                    "report_date": epoch_dates(day),
                     "new_delinquencies": newd.astype(np.int64),
                     "score": score.astype(np.int64),
                 }

@@ -25,7 +25,7 @@ from recoup.simulate.ledger import PARTS as LEDGER_PARTS
 from recoup.simulate.ledger import ranges
 from recoup.simulate.state import STATUS, State
 
-__all__ = ["TARGET_INPUT", "LakeView"]
+__all__ = ["TARGET_INPUT", "LakeView", "epoch_dates", "static_loans"]
 
 #: account_daily columns that :func:`recoup.scoring.targets.targets` reads.
 TARGET_INPUT = ["as_of", "loan_id", "dpd", "bucket_rank", "status", "overdue_amount"]
@@ -34,13 +34,13 @@ _PAYMENTS = {"payment_id": pl.Int64, "loan_id": pl.Int64, "received_date": pl.Da
 _BUREAU = {"borrower_id": pl.Int64, "report_date": pl.Date, "new_delinquencies": pl.Int64, "score": pl.Int64}
 
 
-def _dates(days: npt.NDArray[np.integer[Any]]) -> pl.Series:
+def epoch_dates(days: npt.NDArray[np.integer[Any]]) -> pl.Series:
     """Epoch days → Date; negative (never) → null."""
     s = pl.Series(days.astype(np.int32))
     return pl.select(pl.when(s >= 0).then(s).cast(pl.Date)).to_series()
 
 
-def _static(st: State) -> pl.DataFrame:
+def static_loans(st: State) -> pl.DataFrame:
     """The loan columns that never change, for every loan the world will disburse (row i = loan i)."""
     pop, prods = st.pop, st.params.products
     frame = pl.DataFrame(
@@ -50,7 +50,7 @@ def _static(st: State) -> pl.DataFrame:
             "pc": pop.product.astype(np.int64),
             "term": pop.term.astype(np.int64),
             "principal": pop.principal.astype(np.int64),
-            "disbursement_date": _dates(pop.disbursed),
+            "disbursement_date": epoch_dates(pop.disbursed),
             "funding_partner": pl.Series(pop.funder.tolist(), dtype=pl.String),
         }
     )
@@ -77,7 +77,7 @@ class LakeView:
     def __init__(self, world: World) -> None:
         self.world = world
         st = world.st
-        self.static = _static(st)
+        self.static = static_loans(st)
         self.ever = np.zeros(st.n, dtype=bool)
         self.prev: pl.DataFrame | None = None
         self.payments: list[pl.DataFrame] = [pl.DataFrame(schema=_PAYMENTS)]
@@ -102,10 +102,10 @@ class LakeView:
             {
                 "loan_id": led.loan[rows],
                 "seq": led.seq[rows],
-                "due_date": _dates(led.due_day[rows]),
+                "due_date": epoch_dates(led.due_day[rows]),
                 **{f"{p}_due": due[:, j] for j, p in enumerate(LEDGER_PARTS)},
                 **{f"{p}_paid": paid[:, j] for j, p in enumerate(LEDGER_PARTS)},
-                "last_paid_date": _dates(led.last_paid[rows]),
+                "last_paid_date": epoch_dates(led.last_paid[rows]),
             }
         )
         return loans, inst
@@ -120,7 +120,7 @@ class LakeView:
                     {
                         "payment_id": np.arange(self.pay_seen, self.pay_seen + loan.size, dtype=np.int64),
                         "loan_id": loan.astype(np.int64),
-                        "received_date": _dates(day),
+                        "received_date": epoch_dates(day),
                         "amount": amount.astype(np.int64),
                         "reverses": pl.Series([None] * loan.size, dtype=pl.Int64),  # the twin never reverses
                     }
@@ -132,7 +132,7 @@ class LakeView:
                 pl.DataFrame(
                     {
                         "borrower_id": b.astype(np.int64),
-                        "report_date": _dates(d),
+                        "report_date": epoch_dates(d),
                         "new_delinquencies": newd.astype(np.int64),
                         "score": score.astype(np.int64),
                     }
